@@ -1,0 +1,27 @@
+"""One annotated text, as every source produces it and every later step consumes it."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Optional
+
+from odin.extraction import Extraction
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str  # unique within a dataset, e.g. "ade:10030778:3"
+    doc_id: str  # the document it comes from (PMID): splits keep a document's examples together
+    text: str
+    extraction: Extraction
+    source: str  # ade | bc5cdr | biored | synthetic | files
+    split: Optional[str] = None  # the corpus's own split (train | val | test), where it has one
+
+
+@dataclass
+class SourceResult:
+    """What a source module returns: its examples and what it could not use, counted by reason."""
+
+    examples: list[Example]
+    dropped: Counter = field(default_factory=Counter)  # e.g. {"relation type Comparison": 12, "entity type Gene": 40}

