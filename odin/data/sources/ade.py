@@ -1,0 +1,249 @@
+"""ADE Corpus V2: sentences from case reports with drugs and the adverse effects they caused.
+
+One example per sentence: drug -> Drug, adverse effect -> Symptom, every drug-effect pair -> `drug causes effect`
+(repeated pairs are kept once and counted). Entities and relations are listed in text order.
+
+Where the data comes from, first match wins:
+  1. `data.sources.ade.path`: a folder with DRUG-AE.rel (and ADE-NEG.txt), or a Parquet export of the Hugging Face
+     dataset (a folder of .parquet files, or one holding `<hub_config>/` with them);
+  2. `<paths.raw_data_dir>/ade`;
+  3. the Hugging Face Hub (`hub_id`, `hub_config`).
+
+DRUG-AE.rel gives the PMID, so an example's doc_id is its PMID and sentences of one abstract stay in one split. The
+Hugging Face dataset has no PMID: there each distinct sentence is its own document, with doc_id `sha1:<hash of the
+sentence>`, stable across runs and machines. Grouping by text merges the one sentence that DRUG-AE.rel lists under
+two PMIDs, so the Hub path yields 4,271 examples where the .rel path yields 4,272; otherwise the examples are the same.
+
+The .rel offsets count into a `PMID\\n\\nTitle\\n\\nAbstract` layout, not the sentence, so they are only checked for
+consistency (end - begin = length of the string); entities are found by searching the sentence.
+`include_negatives` adds the sentences of ADE-NEG.txt (or the Hub's classification config, label 0) as examples with
+an empty extraction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Optional
+
+from odin.data.example import Example, SourceResult
+from odin.data.sources import corpus_location
+from odin.errors import OdinError
+from odin.extraction import Entity, Extraction, Relation
+
+if TYPE_CHECKING:
+    from odin.schema import AdeSourceConfig
+
+REL_FILE = "DRUG-AE.rel"
+NEG_FILE = "ADE-NEG.txt"
+HF_NEGATIVES_CONFIG = "Ade_corpus_v2_classification"  # label 0 = Not-Related: the ADE-NEG.txt sentences
+
+DROP_REPEATED_PAIR = "ADE drug-effect pair repeated in the same sentence"
+DROP_NEG_DUPLICATE = "ADE negative sentence listed twice"
+
+Pair = tuple[str, str, str]  # (drug, effect, where): `where` names the line or row, for error messages
+
+
+def load(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
+    found = corpus_location("ade", cfg.path, raw_data_dir)
+    if found is None:
+        return _load_hub(cfg)
+    location, key = found
+    if (location / REL_FILE).is_file():
+        return load_rel_folder(location, cfg.include_negatives)
+    parquet = _parquet_files(location, cfg.hub_config)
+    if not parquet:
+        raise OdinError(
+            f"{location} (from {key}) holds neither {REL_FILE} nor .parquet files of the Hugging Face export "
+            f"({cfg.hub_config}); point {key} at the folder with {REL_FILE} (and {NEG_FILE})"
+        )
+    negatives = None
+    if cfg.include_negatives:
+        negatives = _parquet_files(parquet[0].parent.parent, HF_NEGATIVES_CONFIG)
+        if not negatives:
+            raise OdinError(
+                f"data.sources.ade.include_negatives=true needs the {HF_NEGATIVES_CONFIG} export beside "
+                f"{parquet[0].parent}; add it, or set include_negatives=false"
+            )
+        negatives = _read_parquet(negatives)
+    return examples_from_hf(_read_parquet(parquet), negatives, str(parquet[0].parent))
+
+
+# ---------------------------------------------------------------------------------------------- original files
+
+
+def load_rel_folder(folder: Path, include_negatives: bool) -> SourceResult:
+    dropped: Counter = Counter()
+    groups = read_rel(folder / REL_FILE)
+    examples, per_pmid = [], Counter()
+    for (pmid, sentence), pairs in groups.items():
+        examples.append(sentence_example(f"ade:{pmid}:{per_pmid[pmid]}", pmid, sentence, pairs, dropped))
+        per_pmid[pmid] += 1
+    if include_negatives:
+        path = folder / NEG_FILE
+        if not path.is_file():
+            raise OdinError(
+                f"data.sources.ade.include_negatives=true needs {path}; add it or set include_negatives=false"
+            )
+        positives = {sentence for _, sentence in groups}
+        negatives = read_neg(path, dropped)
+        examples += _negative_examples(negatives, positives, dropped, by_pmid=True)
+    return SourceResult(examples, dropped)
+
+
+def read_rel(path: Path) -> dict[tuple[str, str], list[Pair]]:
+    """DRUG-AE.rel rows grouped by (PMID, sentence), in file order."""
+    groups: dict[tuple[str, str], list[Pair]] = {}
+    for lineno, line in _lines(path):
+        cols = line.split("|")
+        if len(cols) != 8:
+            raise OdinError(
+                f"{path}, line {lineno}: {len(cols)} '|'-separated fields; expected 8 "
+                "(PMID|sentence|effect|begin|end|drug|begin|end)"
+            )
+        pmid, sentence, effect, eb, ee, drug, db, de = cols
+        if not pmid.isdigit() or not sentence.strip():
+            raise OdinError(f"{path}, line {lineno}: expected a numeric PMID and a sentence, got {pmid!r}")
+        for name, text, begin, end in (("effect", effect, eb, ee), ("drug", drug, db, de)):
+            if not (begin.isdigit() and end.isdigit()) or int(end) - int(begin) != len(text) or not text:
+                raise OdinError(
+                    f"{path}, line {lineno}: {name} {text!r} has offsets {begin}-{end}, which do not span its "
+                    f"{len(text)} characters"
+                )
+        groups.setdefault((pmid, sentence), []).append((drug, effect, f"{path}, line {lineno}"))
+    return groups
+
+
+def read_neg(path: Path, dropped: Counter) -> list[tuple[str, str]]:
+    """ADE-NEG.txt as unique (PMID, sentence) pairs in file order; repeated lines are counted."""
+    seen: dict[tuple[str, str], None] = {}
+    for lineno, line in _lines(path):
+        parts = line.split(" ", 2)
+        if len(parts) != 3 or parts[1] != "NEG" or not parts[0].isdigit() or not parts[2].strip():
+            raise OdinError(f"{path}, line {lineno}: expected 'PMID NEG sentence', got {line[:80]!r}")
+        key = (parts[0], parts[2])
+        if key in seen:
+            dropped[DROP_NEG_DUPLICATE] += 1
+        seen[key] = None
+    return list(seen)
+
+
+def _lines(path: Path) -> Iterable[tuple[int, str]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise OdinError(f"{path}: not UTF-8 text ({err})") from err
+    for lineno, line in enumerate(text.split("\n"), 1):
+        line = line.rstrip("\r")
+        if line.strip():
+            yield lineno, line
+
+
+# -------------------------------------------------------------------------------------------- Hugging Face dataset
+
+
+def _load_hub(cfg: AdeSourceConfig) -> SourceResult:
+    positives = _hub_dataset(cfg.hub_id, cfg.hub_config)
+    negatives = _hub_dataset(cfg.hub_id, HF_NEGATIVES_CONFIG) if cfg.include_negatives else None
+    return examples_from_hf(positives, negatives, f"{cfg.hub_id} ({cfg.hub_config})")
+
+
+def _hub_dataset(hub_id: str, config: str):
+    import datasets
+
+    try:
+        return datasets.load_dataset(hub_id, config, split="train")
+    except Exception as err:  # offline, unknown id, auth: every failure gets the same way out
+        raise OdinError(
+            f"Could not load the ADE corpus from the Hugging Face Hub ({hub_id}, config {config}): {err}. Offline, "
+            "set data.sources.ade.path=<folder with DRUG-AE.rel and ADE-NEG.txt, or a Parquet export>, or "
+            "paths.raw_data_dir=<folder holding ade/> (or the ODIN_RAW_DATA environment variable)."
+        ) from err
+
+
+def _parquet_files(location: Path, config: str) -> list[Path]:
+    if location.is_file():
+        return [location] if location.suffix == ".parquet" else []
+    return sorted(location.glob("*.parquet")) or sorted((location / config).glob("*.parquet"))
+
+
+def _read_parquet(files: list[Path]):
+    import datasets
+
+    return datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
+
+
+def examples_from_hf(positives, negatives, origin: str) -> SourceResult:
+    """Examples from the Hugging Face dataset (`text`, `drug`, `effect` columns; negatives: `text`, `label`)."""
+    missing = {"text", "drug", "effect"} - set(positives.column_names)
+    if missing:
+        raise OdinError(f"{origin}: columns {sorted(missing)} missing; got {positives.column_names}")
+    dropped: Counter = Counter()
+    cols = positives.select_columns(["text", "drug", "effect"]).to_dict()
+    groups: dict[str, list[Pair]] = {}
+    for row, (text, drug, effect) in enumerate(zip(cols["text"], cols["drug"], cols["effect"])):
+        if not (text and drug and effect):
+            raise OdinError(f"{origin}, row {row}: empty text, drug or effect")
+        groups.setdefault(text, []).append((drug, effect, f"{origin}, row {row}"))
+    examples = []
+    for text, pairs in groups.items():
+        doc_id = sentence_doc_id(text)
+        examples.append(sentence_example(f"ade:{doc_id}", doc_id, text, pairs, dropped))
+    if negatives is not None:
+        if "label" not in negatives.column_names or "text" not in negatives.column_names:
+            raise OdinError(f"{origin}: the negatives ({HF_NEGATIVES_CONFIG}) need 'text' and 'label' columns")
+        neg = negatives.select_columns(["text", "label"]).to_dict()
+        seen: dict[str, None] = {}
+        for text, label in zip(neg["text"], neg["label"]):
+            if label == 0:
+                if text in seen:
+                    dropped[DROP_NEG_DUPLICATE] += 1
+                seen[text] = None
+        examples += _negative_examples([(sentence_doc_id(t), t) for t in seen], set(groups), dropped, by_pmid=False)
+    return SourceResult(examples, dropped)
+
+
+def sentence_doc_id(text: str) -> str:
+    """A document id for a sentence without a PMID: the same text always gets the same id."""
+    return "sha1:" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
+# ------------------------------------------------------------------------------------------------------ shared
+
+
+def sentence_example(example_id: str, doc_id: str, sentence: str, pairs: list[Pair], dropped: Counter) -> Example:
+    positions = {}
+    for drug, effect, where in pairs:
+        for name, text in (("drug", drug), ("effect", effect)):
+            if text not in positions:
+                pos = sentence.find(text)
+                if pos < 0:
+                    raise OdinError(f"{where}: {name} {text!r} does not occur in its sentence {sentence[:80]!r}")
+                positions[text] = pos
+    # Text order (then file order) for both lists: the model reads the sentence left to right.
+    order = sorted(range(len(pairs)), key=lambda i: (positions[pairs[i][0]], positions[pairs[i][1]], i))
+    entities = sorted(
+        [(positions[d], i, 0, Entity(d, "Drug")) for i, (d, _, _) in enumerate(pairs)]
+        + [(positions[e], i, 1, Entity(e, "Symptom")) for i, (_, e, _) in enumerate(pairs)],
+        key=lambda t: t[:3],
+    )
+    relations = [Relation(pairs[i][0], "causes", pairs[i][1]) for i in order]
+    extraction = Extraction.of((e for *_, e in entities), relations)
+    if len(extraction.relations) < len(relations):
+        dropped[DROP_REPEATED_PAIR] += len(relations) - len(extraction.relations)
+    return Example(example_id, doc_id, sentence, extraction, "ade")
+
+
+def _negative_examples(negatives: list[tuple[str, str]], positives: set[str], dropped: Counter,
+                       by_pmid: bool) -> list[Example]:
+    examples, per_doc = [], Counter()
+    for doc_id, sentence in negatives:
+        if sentence in positives:
+            # A sentence cannot both have and lack an adverse effect; the positive annotation wins.
+            dropped["ADE negative sentence that is also annotated with a drug-effect pair"] += 1
+            continue
+        example_id = f"ade:{doc_id}:neg{per_doc[doc_id]}" if by_pmid else f"ade:{doc_id}"
+        per_doc[doc_id] += 1
+        examples.append(Example(example_id, doc_id, sentence, Extraction(), "ade"))
+    return examples
