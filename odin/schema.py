@@ -190,6 +190,7 @@ class TrainingConfig:
     seed: int = 42
     completion_only_loss: bool = True
     packing: bool = False  # padding-free batching of several examples per row
+    group_by_length: bool = False  # batch examples of similar length together (less padding when not packing)
     logging_steps: int = 10
     resume: bool = False  # continue from the newest checkpoint in resume_from (default: this run dir)
     resume_from: Optional[str] = None

@@ -1,0 +1,168 @@
+"""The shared training pieces on the tiny random Llama: tokenization, masking of the collated batch, the loss,
+packing, and how cfg.training turns into trainer arguments."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import torch
+from omegaconf import open_dict
+
+from odin.errors import OdinError
+from odin.format import build_prompt
+from odin.modeling import sft
+from odin.modeling.backends import load_for_training, resolve_backend
+from odin.modeling.load import load_tokenizer
+from training_notes import TINY, note_records
+
+
+@pytest.fixture
+def tiny(make_cfg):
+    def _make(overrides=()):
+        cfg = make_cfg([*TINY, *overrides])
+        tokenizer = load_tokenizer(cfg.model, cfg.paths.cache_dir)
+        return cfg, tokenizer
+
+    return _make
+
+
+def _trainer(cfg, tokenizer, records, tmp_path):
+    train_ds = sft.build_dataset(records, tokenizer, cfg.model.max_seq_length, "train")
+    model = load_for_training(cfg, "hf", tokenizer)
+    return sft.build_trainer(cfg, model, tokenizer, train_ds, None, tmp_path / "run", backend="hf")
+
+
+def test_prompt_is_tokenized_as_at_inference_and_answer_ends_with_one_eos(tiny):
+    cfg, tok = tiny()
+    records = note_records(3)
+    for rec, (prompt_ids, answer_ids) in zip(records, sft.encode(records, tok), strict=True):
+        assert prompt_ids == tok(build_prompt(rec["input"], rec["instruction"]))["input_ids"]
+        assert answer_ids[-1] == tok.eos_token_id and answer_ids.count(tok.eos_token_id) == 1
+        assert tok.decode(answer_ids[:-1]) == rec["output"]
+
+
+@pytest.mark.parametrize("completion_only", [True, False])
+@pytest.mark.parametrize("pad_is_eos", [False, True])
+def test_collated_batch_masks_prompt_and_padding_but_keeps_the_answer_and_eos(tiny, tmp_path, completion_only,
+                                                                               pad_is_eos):
+    cfg, tok = tiny([f"training.completion_only_loss={completion_only}"])
+    if pad_is_eos:  # as with SmolLM2, whose tokenizer pads with its EOS token
+        tok.pad_token = tok.eos_token
+    records = [note_records(1)[0], note_records(1, offset=2)[0]]
+    encoded = sft.encode(records, tok)
+    trainer = _trainer(cfg, tok, records, tmp_path)
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    width = batch["input_ids"].shape[1]
+    assert width == max(len(p) + len(a) for p, a in encoded)
+    for row, (prompt_ids, answer_ids) in enumerate(encoded):
+        n_prompt, n = len(prompt_ids), len(prompt_ids) + len(answer_ids)
+        ids, labels = batch["input_ids"][row].tolist(), batch["labels"][row].tolist()
+        assert ids[:n] == prompt_ids + answer_ids
+        expected_prompt = [-100] * n_prompt if completion_only else prompt_ids
+        assert labels[:n_prompt] == expected_prompt
+        assert labels[n_prompt:n] == answer_ids  # the answer, EOS included, is learned
+        assert labels[n:] == [-100] * (width - n)  # padding never is, even when it is the EOS token
+        assert batch["attention_mask"][row].tolist() == [1] * n + [0] * (width - n)
+
+
+def test_loss_through_labeled_positions_equals_the_models_own_loss(tiny, tmp_path):
+    cfg, tok = tiny()
+    trainer = _trainer(cfg, tok, note_records(4), tmp_path)
+    model = trainer.model
+    batch = trainer.data_collator([trainer.train_dataset[i] for i in range(4)])
+    batch = {k: v.to(model.device) for k, v in batch.items()}
+    with torch.no_grad():
+        ours = sft.labeled_positions_loss(model, batch)
+        reference = model(**batch).loss
+        summed = sft.labeled_positions_loss(model, batch, num_items_in_batch=1)
+    assert torch.allclose(ours, reference, atol=1e-5)
+    n_labels = (batch["labels"][:, 1:] != -100).sum()
+    assert torch.allclose(summed, reference * n_labels, rtol=1e-4)
+
+
+def test_packing_puts_several_examples_in_a_row_without_attention_between_them(tiny, tmp_path):
+    cfg, tok = tiny(["training.packing=true"])
+    records = note_records(6)
+    trainer = _trainer(cfg, tok, records, tmp_path)
+    assert len(trainer.train_dataset) < len(records)  # rows hold more than one example
+    rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
+    packed = trainer.data_collator(rows)
+    assert "attention_mask" not in packed and "position_ids" in packed
+    model = trainer.model
+    packed = {k: v.to(model.device) if torch.is_tensor(v) else v for k, v in packed.items()}
+    with torch.no_grad():
+        packed_total = sft.labeled_positions_loss(model, packed, num_items_in_batch=1)
+        separate_total = 0.0
+        for prompt_ids, answer_ids in sft.encode(records, tok):
+            one = {"input_ids": torch.tensor([prompt_ids + answer_ids]),
+                   "attention_mask": torch.ones(1, len(prompt_ids) + len(answer_ids), dtype=torch.long)}
+            one["labels"] = torch.tensor([[-100] * len(prompt_ids) + answer_ids])
+            one = {k: v.to(model.device) for k, v in one.items()}
+            separate_total += sft.labeled_positions_loss(model, one, num_items_in_batch=1)
+    # Equal sums: no token attended to another example of its row (the sdpa path gets a block-diagonal mask).
+    assert torch.allclose(packed_total, torch.as_tensor(separate_total), rtol=1e-4)
+
+
+def test_examples_longer_than_max_seq_length_are_dropped_and_counted(tiny, caplog):
+    cfg, tok = tiny()
+    records = note_records(4)
+    records[1] = {**records[1], "input": "enalapril " * 300}
+    with caplog.at_level(logging.WARNING, logger="odin"):
+        ds = sft.build_dataset(records, tok, 256, "train")
+    assert len(ds) == 3 and all(len(ids) <= 256 for ids in ds["input_ids"])
+    assert "dropped 1 of 4 examples longer than model.max_seq_length=256" in caplog.text
+
+
+def test_training_config_reaches_the_trainer_arguments(make_cfg, tmp_path):
+    cfg = make_cfg([*TINY, "training=default", "training.max_steps=-1", "training.epochs=2",
+                    "training.per_device_batch_size=3", "training.gradient_accumulation_steps=5",
+                    "training.learning_rate=3e-4", "training.lr_scheduler=cosine", "training.warmup_steps=7",
+                    "training.weight_decay=0.05", "training.max_grad_norm=0.7", "training.save_total_limit=2",
+                    "training.seed=11", "training.logging_steps=4", "training.group_by_length=true"])
+    args = sft.sft_config(cfg, tmp_path, has_eval=True, cuda=False, backend="hf")
+    assert (args.num_train_epochs, args.max_steps) == (2.0, -1)
+    assert (args.per_device_train_batch_size, args.gradient_accumulation_steps) == (3, 5)
+    assert (args.learning_rate, args.lr_scheduler_type.value, args.warmup_steps) == (3e-4, "cosine", 7)
+    assert (args.weight_decay, args.max_grad_norm, args.save_total_limit, args.seed) == (0.05, 0.7, 2, 11)
+    assert args.logging_steps == 4 and args.train_sampling_strategy == "group_by_length"
+    assert args.optim.value == "adamw_torch"  # adamw_8bit needs bitsandbytes on CUDA
+    assert not args.bf16 and not args.fp16  # float32 on CPU
+    assert args.gradient_checkpointing and args.load_best_model_at_end and args.metric_for_best_model == "eval_loss"
+    assert args.max_length == cfg.model.max_seq_length and args.report_to == []
+    assert not sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf").load_best_model_at_end
+    assert not sft.sft_config(cfg, tmp_path, has_eval=True, cuda=False, backend="unsloth").gradient_checkpointing
+
+
+def test_eval_interval_is_in_epochs_or_a_fraction_of_max_steps(make_cfg):
+    cfg = make_cfg([*TINY, "training.max_steps=-1", "training.per_device_batch_size=4",
+                    "training.gradient_accumulation_steps=2", "training.eval_every=0.5"])
+    assert sft.steps_per_epoch(100, cfg.training) == 13  # 25 batches, 2 per optimizer step
+    assert sft.eval_interval(100, cfg.training) == 6  # round(0.5 * 13)
+    with open_dict(cfg):
+        cfg.training.max_steps = 40
+    assert sft.eval_interval(100, cfg.training) == 20
+    with open_dict(cfg):
+        cfg.training.eval_every = 3.0
+    assert sft.eval_interval(100, cfg.training) == 40  # never past the end of the run
+
+
+def test_optimizer_falls_back_without_cuda_and_unknown_names_fail():
+    assert sft.choose_optimizer("adamw_8bit", cuda=False) == "adamw_torch"
+    assert sft.choose_optimizer("adamw_torch", cuda=False) == "adamw_torch"
+    with pytest.raises(OdinError, match="training.optimizer='adam_w'"):
+        sft.choose_optimizer("adam_w", cuda=False)
+
+
+def test_unknown_scheduler_is_a_clear_error(make_cfg, tmp_path):
+    cfg = make_cfg([*TINY, "training.lr_scheduler=cosine_annealing"])
+    with pytest.raises(OdinError, match="training.lr_scheduler='cosine_annealing'"):
+        sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU behaviour")
+def test_backend_auto_is_hf_without_cuda_and_unsloth_needs_cuda(make_cfg):
+    assert resolve_backend(make_cfg([*TINY, "model.backend=auto"]).model) == "hf"  # overrides TINY's hf
+    assert resolve_backend(make_cfg([*TINY, "model.backend=hf"]).model) == "hf"
+    with pytest.raises(OdinError, match="needs a CUDA GPU.*model.backend=hf"):
+        resolve_backend(make_cfg([*TINY, "model.backend=unsloth"]).model)
