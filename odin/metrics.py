@@ -77,7 +77,9 @@ def _score_task(pairs: Sequence[tuple[set, set]], types: Sequence[str], type_of)
         micro=prf(total),
         macro=macro,
         counts=total,
-        per_type={t: {**asdict(prf(c)), **asdict(c), "support": c.tp + c.fn} for t, c in per_type.items()},
+        # Only types seen in gold or predictions: an absent type would otherwise show a perfect, meaningless 1.0.
+        per_type={t: {**asdict(prf(c)), **asdict(c), "support": c.tp + c.fn}
+                  for t, c in per_type.items() if c.tp + c.fp + c.fn},
     )
 
 
