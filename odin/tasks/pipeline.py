@@ -8,10 +8,13 @@ from omegaconf import DictConfig
 
 
 def run(cfg: DictConfig) -> dict[str, float]:
+    from odin.modeling.backends import resolve_backend
     from odin.tasks.evaluate import evaluate
     from odin.tasks.prepare import ensure_prepared
     from odin.tasks.train import train
 
+    # Unsloth must be imported before anything else loads transformers, so the backend is settled first.
+    resolve_backend(cfg.model)
     run_dir = Path(cfg.paths.output_dir)
     data_dir = ensure_prepared(cfg)
     model_dir = train(cfg, data_dir, run_dir)
