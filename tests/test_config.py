@@ -1,5 +1,6 @@
 """The config tree: every experiment composes to the version history it encodes; typos fail loudly."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,10 @@ from omegaconf import OmegaConf
 
 from conftest import CONF_DIR, REPO, compose_cfg
 
-EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+EXPERIMENT_FILES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+# The version history (v1 ... v16, v12b); other experiment files are recipes built on a version.
+EXPERIMENTS = [name for name in EXPERIMENT_FILES if re.fullmatch(r"v\d+b?", name)]
+RECIPES = {"v16_smollm2_ade"}
 
 # version -> (model name, LoRA r, epochs, data sources, completion-only loss, repetition_penalty)
 LLAMA_1B = "meta-llama/Llama-3.2-1B-Instruct"
@@ -41,6 +45,7 @@ def active_sources(cfg):
 
 def test_every_experiment_file_is_covered():
     assert set(EXPERIMENTS) == set(EXPECTED)
+    assert set(EXPERIMENT_FILES) == set(EXPECTED) | RECIPES
     assert {f"v{i}" for i in range(1, 17)} <= set(EXPERIMENTS)
 
 
@@ -63,6 +68,20 @@ def test_experiment_composes_to_its_history(version):
     assert list(cfg.lora.target_modules) == ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
     assert cfg.lora.dropout == 0.0 and cfg.lora.bias == "none"
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)  # nothing left unset
+
+
+def test_the_gpu_benchmark_recipe_is_v16_on_smollm2_and_ade():
+    cfg = compose_cfg(["+experiment=v16_smollm2_ade"])
+    assert cfg.model.name == "HuggingFaceTB/SmolLM2-135M-Instruct" and str(cfg.model.source) == "gguf_package"
+    assert active_sources(cfg) == {"ade"} and cfg.data.synthetic_ratio == 0
+    assert (cfg.model.max_seq_length, cfg.data.max_tokens, str(cfg.data.long_inputs)) == (512, 480, "chunk")
+    t = cfg.training
+    assert t.completion_only_loss and t.packing and not t.gradient_checkpointing
+    assert (t.epochs, t.per_device_batch_size, t.gradient_accumulation_steps, t.learning_rate) == (3, 4, 1, 5e-4)
+    assert t.optimizer == "adamw_torch_fused" and cfg.lora.r == 32 and cfg.generation.batch_size == 512
+    # A command-line override still wins over the recipe.
+    assert compose_cfg(["+experiment=v16_smollm2_ade", "training.learning_rate=1e-4"]).training.learning_rate == 1e-4
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
 def test_version_specific_values():
