@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from odin.extraction import Entity, Extraction, Relation
+from odin.extraction import Extraction
 from odin.format import ParseResult, parse
 from odin.metrics import Scores, score
 
@@ -33,41 +33,31 @@ ERROR_CATEGORIES: tuple[str, ...] = (
 )
 
 
-def _entity(e: Entity) -> dict:
-    return {"text": e.text, "type": e.type}
-
-
-def _relation(r: Relation) -> dict:
-    return {"head": r.head, "relation": r.relation, "tail": r.tail}
-
-
 def classify_errors(gold: Extraction, pred: Extraction, text: str) -> dict[str, list[dict]]:
     """The errors of one prediction, by category (see the module docstring)."""
     errors: dict[str, list[dict]] = {c: [] for c in ERROR_CATEGORIES}
     haystack = " ".join(text.split()).lower()  # as metrics.grounding_rate reads the input
     gold_keys = {e.key() for e in gold.entities}
     pred_keys = {e.key() for e in pred.entities}
-    gold_types: dict[str, list[str]] = {}
+    gold_type: dict[str, str] = {}  # entity text -> its first gold type
     for e in gold.entities:
-        gold_types.setdefault(e.key()[0], []).append(e.type)
-    pred_types: dict[str, list[str]] = {}
-    for e in pred.entities:
-        pred_types.setdefault(e.key()[0], []).append(e.type)
+        gold_type.setdefault(e.key()[0], e.type)
+    pred_names = {e.key()[0] for e in pred.entities}
 
     for e in pred.entities:
         if e.key() in gold_keys:
             continue
         name = e.key()[0]
-        if name in gold_types:
-            errors["wrong_type"].append({"text": e.text, "gold_type": gold_types[name][0], "predicted_type": e.type})
+        if name in gold_type:
+            errors["wrong_type"].append({"text": e.text, "gold_type": gold_type[name], "predicted_type": e.type})
         elif name not in haystack:
-            errors["hallucinated_entity"].append(_entity(e))
+            errors["hallucinated_entity"].append(e.to_dict())
         else:
-            errors["extra_entity"].append(_entity(e))
+            errors["extra_entity"].append(e.to_dict())
     for e in gold.entities:
         # A gold entity whose text was predicted with another type is already counted as wrong_type above.
-        if e.key() not in pred_keys and e.key()[0] not in pred_types:
-            errors["missed_entity"].append(_entity(e))
+        if e.key() not in pred_keys and e.key()[0] not in pred_names:
+            errors["missed_entity"].append(e.to_dict())
 
     gold_rel = {r.key() for r in gold.relations}
     pred_rel = {r.key() for r in pred.relations}
@@ -75,11 +65,11 @@ def classify_errors(gold: Extraction, pred: Extraction, text: str) -> dict[str, 
         h, rel, t = r.key()
         if (h, rel, t) in gold_rel:
             continue
-        errors["reversed_relation" if (t, rel, h) in gold_rel else "extra_relation"].append(_relation(r))
+        errors["reversed_relation" if (t, rel, h) in gold_rel else "extra_relation"].append(r.to_dict())
     for r in gold.relations:
         h, rel, t = r.key()
         if (h, rel, t) not in pred_rel and (t, rel, h) not in pred_rel:
-            errors["missed_relation"].append(_relation(r))
+            errors["missed_relation"].append(r.to_dict())
     return errors
 
 

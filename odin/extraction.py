@@ -6,7 +6,7 @@ nothing else of odin.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 ENTITY_TYPES: tuple[str, ...] = ("Drug", "Disease", "Symptom")
 RELATION_TYPES: tuple[str, ...] = ("causes", "treats", "associated_with", "interacts_with")
@@ -25,6 +25,9 @@ class Entity:
     def key(self) -> tuple[str, str]:
         return (_norm(self.text), self.type)
 
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 @dataclass(frozen=True)
 class Relation:
@@ -34,6 +37,9 @@ class Relation:
 
     def key(self) -> tuple[str, str, str]:
         return (_norm(self.head), self.relation, _norm(self.tail))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -48,8 +54,8 @@ class Extraction:
 
     def to_dict(self) -> dict:
         return {
-            "entities": [{"text": e.text, "type": e.type} for e in self.entities],
-            "relations": [{"head": r.head, "relation": r.relation, "tail": r.tail} for r in self.relations],
+            "entities": [e.to_dict() for e in self.entities],
+            "relations": [r.to_dict() for r in self.relations],
         }
 
     @classmethod

@@ -14,6 +14,7 @@ from odin.schema import register_configs
 
 REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
+EXPERIMENT_FILES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 register_configs()
 

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import CONF_DIR, REPO, compose_cfg
+from conftest import EXPERIMENT_FILES, REPO, compose_cfg
 
-EXPERIMENT_FILES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 # The version history (v1 ... v16, v12b); other experiment files are recipes built on a version.
 EXPERIMENTS = [name for name in EXPERIMENT_FILES if re.fullmatch(r"v\d+b?", name)]
 RECIPES = {"v16_smollm2_ade"}

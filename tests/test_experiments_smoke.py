@@ -8,9 +8,7 @@ import sys
 import pytest
 from omegaconf import OmegaConf
 
-from conftest import CONF_DIR, REPO
-
-EXPERIMENTS = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
+from conftest import EXPERIMENT_FILES, REPO
 
 
 @pytest.mark.slow
@@ -26,7 +24,7 @@ def test_every_experiment_runs_as_a_multirun(tmp_path, raw_data):
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert res.returncode == 0, res.stderr[-4000:]
     results = sorted(sweep_dir.glob("*/evaluation_results.json"))
-    assert len(results) == len(EXPERIMENTS)
+    assert len(results) == len(EXPERIMENT_FILES)
     versions = set()
     for path in results:
         run_dir = path.parent
@@ -34,4 +32,4 @@ def test_every_experiment_runs_as_a_multirun(tmp_path, raw_data):
         assert (run_dir / "data" / "stats.json").exists()
         versions.add(OmegaConf.load(run_dir / ".hydra" / "config.yaml").version)
         assert json.loads(path.read_text())["num_examples"] == 4
-    assert versions == set(EXPERIMENTS)
+    assert versions == set(EXPERIMENT_FILES)

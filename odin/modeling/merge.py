@@ -19,8 +19,8 @@ log = logging.getLogger(__name__)
 def merged_dtype(model_cfg):
     import torch
 
-    return torch.float32 if str(model_cfg.dtype) == "float32" else (
-        torch.float16 if str(model_cfg.dtype) == "float16" else torch.bfloat16)
+    # A merged model is saved in 16 bits unless float32 was asked for; `auto` and bfloat16 give bfloat16.
+    return {"float32": torch.float32, "float16": torch.float16}.get(str(model_cfg.dtype), torch.bfloat16)
 
 
 def merge_adapter(cfg, adapter_dir: Path, out_dir: Path, tokenizer=None) -> Path:

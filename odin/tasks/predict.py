@@ -91,12 +91,11 @@ def prediction_record(text: str, generation: str) -> dict:
     for e in parsed.entities:
         spans = find_spans(e.text, text)
         first = spans[0] if spans else (None, None)
-        entities.append({"text": e.text, "type": e.type, "start": first[0], "end": first[1],
-                         "spans": [list(s) for s in spans]})
+        entities.append({**e.to_dict(), "start": first[0], "end": first[1], "spans": [list(s) for s in spans]})
     return {
         "text": text,
         "entities": entities,
-        "relations": [{"head": r.head, "relation": r.relation, "tail": r.tail} for r in parsed.relations],
+        "relations": [r.to_dict() for r in parsed.relations],
         "parse_errors": list(parsed.errors),
         "generation": generation,
     }
