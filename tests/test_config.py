@@ -75,8 +75,9 @@ def test_the_gpu_benchmark_recipe_is_v16_on_smollm2_and_ade():
     assert active_sources(cfg) == {"ade"} and cfg.data.synthetic_ratio == 0
     assert (cfg.model.max_seq_length, cfg.data.max_tokens, str(cfg.data.long_inputs)) == (512, 480, "chunk")
     t = cfg.training
-    assert t.completion_only_loss and t.packing and not t.gradient_checkpointing
-    assert (t.epochs, t.per_device_batch_size, t.gradient_accumulation_steps, t.learning_rate) == (3, 4, 1, 5e-4)
+    assert t.completion_only_loss and not t.packing and t.group_by_length and not t.gradient_checkpointing
+    assert (t.epochs, t.per_device_batch_size, t.gradient_accumulation_steps, t.learning_rate) == (3, 32, 1, 1e-3)
+    assert t.eval_every == 1.0
     assert t.optimizer == "adamw_torch_fused" and cfg.lora.r == 32 and cfg.generation.batch_size == 512
     # A command-line override still wins over the recipe.
     assert compose_cfg(["+experiment=v16_smollm2_ade", "training.learning_rate=1e-4"]).training.learning_rate == 1e-4

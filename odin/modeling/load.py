@@ -97,6 +97,7 @@ def _converted_gguf_dir(model_cfg, cache: Path) -> Path:
     log.info("Converting %s to safetensors once (cached at %s)", gguf.name, target)
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     _fix_special_tokens(tokenizer, gguf)
+    check_tokenizer(tokenizer, gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
     # The weights are already dequantized; drop the GGUF marker that would make transformers refuse to save them.
     model.hf_quantizer = None
@@ -122,6 +123,29 @@ def _fix_special_tokens(tokenizer, gguf: Path) -> None:
             token = tokenizer.convert_ids_to_tokens(int(field.parts[field.data[0]][0]))
             setattr(tokenizer, "pad_token" if role == "padding" else f"{role}_token", token)
     tokenizer.clean_up_tokenization_spaces = False
+
+
+# Common English words: any tokenizer of a real language model has each of them as one piece, or two at most.
+_PROBE = "the patient was given a drug for the pain and the fever after the treatment"
+
+
+def check_tokenizer(tokenizer, source: str) -> None:
+    """Refuse a tokenizer that cuts common words into fragments: a broken GGUF conversion, not a real vocabulary.
+
+    transformers 5.17 converts Gemma 3's GGUF tokenizer that way (no merges: 'patient' -> 'p', 'at', 'ie', 'nt'),
+    which makes every example about four times longer and drops a third of ADE as over-long, without an error.
+    """
+    words = len(_PROBE.split())
+    pieces = tokenizer.tokenize(_PROBE)
+    if len(pieces) > 1.5 * words:
+        import transformers
+
+        raise OdinError(
+            f"The tokenizer converted from {source} splits {words} common words into {len(pieces)} pieces "
+            f"({' '.join(pieces[:12])} ...): transformers {transformers.__version__} did not convert its vocabulary "
+            "correctly, and training on it would waste most of each example. Upgrade transformers "
+            "(pip install -U transformers; 5.24 converts it correctly). Nothing was cached, so the next run converts again."
+        )
 
 
 def _save_atomically(target: Path, model, tokenizer) -> None:

@@ -125,11 +125,16 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
     if t.lr_scheduler not in schedulers:
         raise OdinError(f"training.lr_scheduler={t.lr_scheduler!r} is not one of: {', '.join(sorted(schedulers))}")
     if t.packing:
-        log.info("training.packing: examples are packed into rows of up to %d tokens without padding; attention "
-                 "stays within each example (%s)", cfg.model.max_seq_length,
-                 "flash attention" if "flash" in str(cfg.model.attn_implementation or "")
-                 else "a block-diagonal mask built from position ids; set model.attn_implementation="
-                      "flash_attention_2 on GPUs that have it")
+        flash = "flash" in str(cfg.model.attn_implementation or "")
+        log.info("training.packing: examples are packed into rows of up to %d tokens without padding",
+                 cfg.model.max_seq_length)
+        if cuda and not flash:
+            # TRL joins a packed batch into one sequence; without varlen flash attention its attention is a dense
+            # block-diagonal mask over the whole batch, so a step costs batch^2 (measured in BENCHMARKS.md).
+            log.warning("training.packing without flash attention: each batch is attended as one sequence of "
+                        "%d x %d tokens, which costs more than it saves; set model.attn_implementation="
+                        "flash_attention_2 (with flash-attn installed) or training.packing=false "
+                        "training.group_by_length=true", t.per_device_batch_size, cfg.model.max_seq_length)
     load_best = bool(t.load_best_model and has_eval)
     return SFTConfig(
         output_dir=str(run_dir),
@@ -215,11 +220,12 @@ def step_logger():
         def on_log(self, args, state, control, logs=None, **kwargs):
             logs = logs or {}
             if "loss" in logs:
-                now, tokens = time.perf_counter(), logs.get("num_tokens", self._tokens)
-                rate = (tokens - self._tokens) / max(now - self._time, 1e-9)
-                self._time, self._tokens = now, tokens
-                log.info("step %d/%d  loss %.4f  lr %.2e  %s tok/s  epoch %.2f", state.global_step, state.max_steps,
-                         logs["loss"], logs.get("learning_rate", float("nan")), f"{rate:,.0f}",
+                now, tokens = time.perf_counter(), logs.get("num_tokens")
+                # Unsloth's trainer does not count tokens: leave the rate out rather than print 0.
+                rate = "" if tokens is None else f"  {(tokens - self._tokens) / max(now - self._time, 1e-9):,.0f} tok/s"
+                self._time, self._tokens = now, tokens or 0
+                log.info("step %d/%d  loss %.4f  lr %.2e%s  epoch %.2f", state.global_step, state.max_steps,
+                         logs["loss"], logs.get("learning_rate", float("nan")), rate,
                          logs.get("epoch", state.epoch or 0.0))
             elif "eval_loss" in logs:
                 log.info("step %d/%d  eval_loss %.4f", state.global_step, state.max_steps, logs["eval_loss"])

@@ -134,6 +134,29 @@ def test_training_config_reaches_the_trainer_arguments(make_cfg, tmp_path):
     assert not sft.sft_config(cfg, tmp_path, has_eval=True, cuda=False, backend="unsloth").gradient_checkpointing
 
 
+def test_packing_without_flash_attention_on_cuda_warns_that_it_costs_time(make_cfg, tmp_path, caplog):
+    cfg = make_cfg([*TINY, "training.packing=true"])
+    with caplog.at_level(logging.INFO, logger="odin"):
+        sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf")
+    assert "without flash attention" not in caplog.text  # on CPU the packed loss is cheap and exact
+    with caplog.at_level(logging.INFO, logger="odin"):
+        sft.sft_config(cfg, tmp_path, has_eval=False, cuda=True, backend="hf")
+    assert "training.packing without flash attention" in caplog.text and "training.packing=false" in caplog.text
+
+
+def test_step_log_line_has_a_token_rate_only_when_the_trainer_counts_tokens(caplog):
+    from types import SimpleNamespace
+
+    logger, state = sft.step_logger(), SimpleNamespace(global_step=10, max_steps=20, epoch=0.5)
+    logger.on_train_begin(None, state, None)
+    with caplog.at_level(logging.INFO, logger="odin"):
+        logger.on_log(None, state, None, logs={"loss": 0.5, "learning_rate": 1e-4, "num_tokens": 1000})
+        logger.on_log(None, state, None, logs={"loss": 0.4, "learning_rate": 1e-4})  # Unsloth's trainer
+    first, second = [r.getMessage() for r in caplog.records]
+    assert "tok/s" in first and "loss 0.5000" in first
+    assert "tok/s" not in second and "loss 0.4000" in second
+
+
 def test_eval_interval_is_in_epochs_or_a_fraction_of_max_steps(make_cfg):
     cfg = make_cfg([*TINY, "training.max_steps=-1", "training.per_device_batch_size=4",
                     "training.gradient_accumulation_steps=2", "training.eval_every=0.5"])

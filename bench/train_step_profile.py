@@ -1,0 +1,129 @@
+"""Seconds per optimizer step of odin's training loop, for a few recipe variants, on the machine it runs on.
+
+    python bench/train_step_profile.py --data DIR [--steps 40] [--profile] VARIANT [VARIANT ...]
+
+A VARIANT is `label:override,override,...` (Hydra overrides on top of +experiment=v16_smollm2_ade) with an
+optional `loss=trl|odin` among them: which loss the hf backend's trainer computes on CUDA (TRL's fused LM head, or
+odin's `labeled_positions_loss`; the unsloth backend always uses its own). DIR is a prepared data directory
+(task=prepare's data/). Each variant loads the model, trains `--steps` steps after 5 warm-up steps (no evaluation,
+no checkpoints) and prints s/step and the 3-epoch time it projects;
+`--profile` adds a torch.profiler table of the first variant's busiest operators. BENCHMARKS.md has the results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def compose(overrides: list[str], output_dir: Path):
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict
+
+    from odin.schema import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = hydra_compose("config", overrides=["+experiment=v16_smollm2_ade", "tracking=none", *overrides],
+                            return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir, cfg.paths.output_dir = str(ROOT), str(output_dir)
+        del cfg["hydra"]  # ${hydra:...} resolves only inside a running app
+    return cfg
+
+
+def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, profile: bool) -> dict:
+    import torch
+    from transformers import TrainerCallback
+
+    from odin.data.prepared import read_split
+    from odin.modeling import sft
+    from odin.modeling.backends import load_for_training, resolve_backend
+    from odin.modeling.load import load_tokenizer
+
+    loss = next((o.split("=", 1)[1] for o in overrides if o.startswith("loss=")), "default")
+    overrides = [o for o in overrides if not o.startswith("loss=")]
+    warmup = 5
+    tmp = tempfile.mkdtemp(prefix="odin-step-profile-")
+    cfg = compose([*overrides, f"training.max_steps={warmup + steps}", "training.eval_every=1.0",
+                   "training.load_best_model=false"], Path(tmp))
+    backend = resolve_backend(cfg.model)
+    if loss != "default":
+        sft.fused_loss_available = lambda cuda: loss == "trl" and cuda
+    tokenizer = load_tokenizer(cfg.model, cfg.paths.cache_dir, padding_side="right")
+    train_ds = sft.build_dataset(read_split(data_dir, "train"), tokenizer, int(cfg.model.max_seq_length), "train")
+    model = load_for_training(cfg, backend, tokenizer)
+
+    class Clock(TrainerCallback):
+        marks: dict[int, float] = {}
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step in (warmup, warmup + steps):
+                if torch.cuda.is_available():
+                    torch.cuda.synchronize()
+                self.marks[state.global_step] = time.perf_counter()
+            if prof is not None and state.global_step == warmup + min(10, steps):
+                prof.stop()
+
+    prof = None
+    trainer = sft.build_trainer(cfg, model, tokenizer, train_ds, None, Path(tmp), backend=backend,
+                                callbacks=[Clock()])
+    trainer.args.save_strategy = "no"
+    if profile:
+        from torch.profiler import ProfilerActivity
+        from torch.profiler import profile as torch_profile
+
+        prof = torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA])
+
+        class StartProfile(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step == warmup:
+                    prof.start()
+
+        trainer.add_callback(StartProfile())
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+    seconds = (Clock.marks[warmup + steps] - Clock.marks[warmup]) / steps
+    rows = cfg.training.per_device_batch_size * cfg.training.gradient_accumulation_steps
+    result = {"label": label, "overrides": overrides, "loss": loss, "backend": backend, "s_per_step": round(seconds, 4),
+              "rows_per_step": rows, "steps_per_3_epochs": 3 * sft.steps_per_epoch(len(trainer.train_dataset),
+                                                                                      cfg.training),
+              "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None}
+    result["projected_train_s"] = round(result["steps_per_3_epochs"] * seconds, 1)
+    print(json.dumps(result), flush=True)
+    if prof is not None:
+        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
+        print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15), flush=True)
+    del trainer, model
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("variants", nargs="+")
+    args = parser.parse_args()
+    if any("backend=unsloth" in v for v in args.variants):
+        import unsloth  # noqa: F401  (Unsloth patches transformers, PEFT and TRL: it must be imported first)
+    for i, variant in enumerate(args.variants):
+        label, _, spec = variant.partition(":")
+        run_variant(label, [o for o in spec.split(",") if o], args.data, args.steps, args.profile and i == 0)
+
+
+if __name__ == "__main__":
+    main()
