@@ -189,3 +189,18 @@ def test_backend_auto_is_hf_without_cuda_and_unsloth_needs_cuda(make_cfg):
     assert resolve_backend(make_cfg([*TINY, "model.backend=hf"]).model) == "hf"
     with pytest.raises(OdinError, match="needs a CUDA GPU.*model.backend=hf"):
         resolve_backend(make_cfg([*TINY, "model.backend=unsloth"]).model)
+
+
+def test_backend_auto_on_a_gpu_without_unsloth_says_so_once(make_cfg, monkeypatch, caplog):
+    from odin.modeling import backends
+
+    monkeypatch.setattr(backends, "_cuda", lambda: True)
+    real_find_spec = backends.importlib.util.find_spec
+    monkeypatch.setattr(backends.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "unsloth" else real_find_spec(name, *a))
+    monkeypatch.setattr(backends, "_noted", set())
+    model_cfg = make_cfg([*TINY, "model.backend=auto"]).model
+    with caplog.at_level(logging.INFO, logger="odin"):
+        # pipeline, train and eval each resolve it
+        assert [resolve_backend(model_cfg) for _ in range(3)] == ["hf"] * 3
+    assert caplog.text.count("Unsloth is not installed") == 1

@@ -25,6 +25,16 @@ def _import_unsloth() -> None:
     import unsloth  # noqa: F401
 
 
+_noted: set[str] = set()
+
+
+def _note_once(level: int, message: str) -> None:
+    # Each task of a pipeline resolves the backend again (cheap, and each must work alone); say why only once.
+    if message not in _noted:
+        _noted.add(message)
+        log.log(level, "%s", message)
+
+
 def resolve_backend(model_cfg) -> str:
     """'hf' or 'unsloth' for `model.backend`; importing Unsloth here, as early as possible, when it is chosen."""
     wanted = str(model_cfg.backend)
@@ -45,13 +55,13 @@ def resolve_backend(model_cfg) -> str:
     if not _cuda():
         return "hf"
     if importlib.util.find_spec("unsloth") is None:
-        log.info("model.backend=auto: Unsloth is not installed, training with transformers + PEFT (hf)")
+        _note_once(logging.INFO, "model.backend=auto: Unsloth is not installed, training with transformers + PEFT (hf)")
         return "hf"
     try:
         _import_unsloth()
     except Exception as err:
-        log.warning("model.backend=auto: Unsloth is installed but could not be imported (%s: %s); using hf",
-                    type(err).__name__, err)
+        _note_once(logging.WARNING, f"model.backend=auto: Unsloth is installed but could not be imported "
+                                    f"({type(err).__name__}: {err}); using hf")
         return "hf"
     return "unsloth"
 
