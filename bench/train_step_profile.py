@@ -24,22 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 
 def compose(overrides: list[str], output_dir: Path):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from omegaconf import open_dict
+    from odin.schema import compose_config
 
-    from odin.schema import register_configs
-
-    register_configs()
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = hydra_compose("config", overrides=["+experiment=v16_smollm2_ade", "tracking=none", *overrides],
-                            return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir, cfg.paths.output_dir = str(ROOT), str(output_dir)
-        del cfg["hydra"]  # ${hydra:...} resolves only inside a running app
-    return cfg
+    return compose_config(["+experiment=v16_smollm2_ade", "tracking=none", *overrides], output_dir)
 
 
 def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, profile: bool) -> dict:

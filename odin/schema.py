@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 from typing import Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -274,3 +275,26 @@ def register_configs() -> None:
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():
         cs.store(group=group, name=f"{group}_schema", node=schema)
+
+
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def compose_config(overrides: list[str], output_dir: str | Path):
+    """The config `python -m odin <overrides>` runs with, composed outside the app (tests, benchmarks).
+
+    `${hydra:...}` resolves only inside a running app, so the run directory and repo root are set here instead.
+    """
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import open_dict
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=list(overrides), return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.root_dir = str(CONF_DIR.parent)
+        cfg.paths.output_dir = str(output_dir)
+        del cfg["hydra"]
+    return cfg

@@ -6,14 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig
 
-from odin.schema import register_configs
+from odin.schema import CONF_DIR, compose_config, register_configs
 
 REPO = Path(__file__).resolve().parents[1]
-CONF_DIR = REPO / "conf"
 EXPERIMENT_FILES = sorted(p.stem for p in (CONF_DIR / "experiment").glob("*.yaml"))
 
 register_configs()
@@ -40,14 +37,7 @@ def raw_data() -> Path:
 
 def compose_cfg(overrides: list[str] | None = None, output_dir: Path | None = None) -> DictConfig:
     """The composed config for `python -m odin <overrides>`, with the Hydra run dir set to `output_dir`."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("config", overrides=list(overrides or []), return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.root_dir = str(REPO)
-        cfg.paths.output_dir = str(output_dir or "/nonexistent-run-dir")
-        del cfg["hydra"]  # ${hydra:...} resolvers only work inside a running app
-    return cfg
+    return compose_config(overrides or [], output_dir or "/nonexistent-run-dir")
 
 
 @pytest.fixture
