@@ -114,8 +114,10 @@ def load_for_inference(cfg, model_dir: Path | None, device: str | None = None):
         model = _load_hf(cfg, model_dir, kind, device)
     model.eval()
     what = {"adapter": f"adapter {model_dir}", "full": f"model {model_dir}", None: "base model (no adapter)"}[kind]
-    log.info("Loaded %s on %s (%s backend, %s)", what, cfg.model.name, backend,
-             str(next(model.parameters()).dtype).replace("torch.", ""))
+    dtype = str(next(model.parameters()).dtype).replace("torch.", "")
+    if getattr(model, "is_loaded_in_4bit", False):
+        dtype = f"4-bit weights, {dtype} compute"
+    log.info("Loaded %s on %s (%s backend, %s)", what, cfg.model.name, backend, dtype)
     return model, tokenizer
 
 

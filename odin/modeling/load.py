@@ -192,9 +192,15 @@ def _random_model_dir(model_cfg, cache: Path) -> Path:
         tie_word_embeddings=True,
     )
     torch.manual_seed(r.seed)
-    with torch.device("cpu"):
-        model = LlamaForCausalLM(config)
+    # Built where training will run and in the dtype it loads in: an 8B shape is 32 GB and minutes of init in
+    # float32 on CPU, seconds on a GPU. (So the same seed gives other weights on a GPU machine: fine for shapes.)
+    device = default_device()
+    with torch.device(device):
+        model = LlamaForCausalLM._from_config(config, dtype=resolve_dtype(model_cfg, device))
     _save_atomically(target, model, tokenizer)
+    del model
+    if device == "cuda":
+        torch.cuda.empty_cache()
     return target
 
 

@@ -167,6 +167,9 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         report_to="none",
         max_length=cfg.model.max_seq_length,
         packing=bool(t.packing),
+        # training.packing is the one switch for padding-free rows. Unsloth turns padding-free on by itself when
+        # this is left unset; without flash attention that is one dense-masked sequence per batch (see packing).
+        padding_free=False,
         completion_only_loss=bool(t.completion_only_loss),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         # The NaN filter reads the loss back from the GPU every step; a stall the run does not need.

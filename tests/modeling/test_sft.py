@@ -130,6 +130,8 @@ def test_training_config_reaches_the_trainer_arguments(make_cfg, tmp_path):
     assert not args.bf16 and not args.fp16  # float32 on CPU
     assert args.gradient_checkpointing and args.load_best_model_at_end and args.metric_for_best_model == "eval_loss"
     assert args.max_length == cfg.model.max_seq_length and args.report_to == []
+    # Explicit, not TRL's default: Unsloth's SFTConfig leaves it unset and then picks padding-free on its own.
+    assert args.packing is False and args.padding_free is False
     assert not sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf").load_best_model_at_end
     assert not sft.sft_config(cfg, tmp_path, has_eval=True, cuda=False, backend="unsloth").gradient_checkpointing
 
@@ -204,3 +206,45 @@ def test_backend_auto_on_a_gpu_without_unsloth_says_so_once(make_cfg, monkeypatc
         # pipeline, train and eval each resolve it
         assert [resolve_backend(model_cfg) for _ in range(3)] == ["hf"] * 3
     assert caplog.text.count("Unsloth is not installed") == 1
+
+
+# Unsloth 2026.10.9's own requirement lines (its METADATA), markers and exclusions included.
+UNSLOTH_REQUIRES = [
+    "torch>=2.4.0",
+    "transformers!=4.53.0,!=4.57.4,!=5.0.0,!=5.1.0,<=5.17.0,>=4.52.4",
+    'transformers!=4.53.0,<=5.17.0,>=4.52.4; extra == "huggingface"',
+]
+
+
+@pytest.mark.parametrize(("installed", "outside"), [("5.17.0", False), ("4.52.4", False), ("5.24.0", True),
+                                                    ("5.0.0", True), ("4.40.0", True)])
+def test_transformers_outside_the_range_unsloth_declares(installed, outside):
+    from odin.modeling.backends import transformers_outside
+
+    found = transformers_outside(UNSLOTH_REQUIRES, installed)
+    assert (found is not None) == outside
+    if outside:
+        assert "<=5.17.0" in found and ">=4.52.4" in found
+    assert transformers_outside(["peft>=0.10"], installed) is None  # no transformers line: nothing to say
+    assert transformers_outside(None, installed) is None
+
+
+def test_unsloth_outside_its_transformers_range_warns_once_with_the_fix(monkeypatch, caplog):
+    from importlib import metadata
+
+    from odin.modeling import backends
+
+    versions = {"transformers": "5.24.0", "unsloth": "2026.10.9"}
+    monkeypatch.setattr(metadata, "version", lambda name: versions[name])
+    monkeypatch.setattr(metadata, "requires", lambda name: UNSLOTH_REQUIRES if name == "unsloth" else [])
+    monkeypatch.setattr(backends, "_noted", set())
+    with caplog.at_level(logging.WARNING, logger="odin"):
+        backends._check_unsloth_transformers()
+        backends._check_unsloth_transformers()
+    assert caplog.text.count("Unsloth 2026.10.9 supports transformers") == 1
+    assert "transformers 5.24.0" in caplog.text and "<=5.17.0" in caplog.text and "model.backend=hf" in caplog.text
+    versions["transformers"] = "5.17.0"
+    caplog.clear()
+    monkeypatch.setattr(backends, "_noted", set())
+    backends._check_unsloth_transformers()
+    assert "supports transformers" not in caplog.text

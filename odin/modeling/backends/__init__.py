@@ -24,6 +24,38 @@ def _import_unsloth() -> None:
     # Unsloth patches transformers, PEFT and TRL when imported, so it has to come before they are used.
     import unsloth  # noqa: F401
 
+    _check_unsloth_transformers()
+
+
+def transformers_outside(requirements: list[str] | None, installed: str) -> str | None:
+    """The transformers range a package's requirements declare, when `installed` is outside it; else None."""
+    from packaging.requirements import Requirement
+
+    for line in requirements or ():
+        req = Requirement(line)
+        if req.name == "transformers" and req.marker is None:
+            return None if req.specifier.contains(installed, prereleases=True) else str(req.specifier)
+    return None
+
+
+def _check_unsloth_transformers() -> None:
+    # Unsloth patches transformers' internals version by version. Outside its declared range it still trains, but
+    # its generation quietly slowed down here: 0.66 s per decoding step against 0.086 s inside the range
+    # (Llama-3.1-8B shape, 4-bit, batch 64, H100; BENCHMARKS.md).
+    from importlib import metadata
+
+    try:
+        installed = metadata.version("transformers")
+        wanted = transformers_outside(metadata.requires("unsloth"), installed)
+        unsloth_version = metadata.version("unsloth")
+    except metadata.PackageNotFoundError:
+        return
+    if wanted:
+        _note_once(logging.WARNING, f"Unsloth {unsloth_version} supports transformers {wanted}, and this is "
+                                    f"transformers {installed}: outside that range its generation can run many "
+                                    f"times slower. Install a transformers it supports (pip install "
+                                    f"'transformers{wanted}') or use model.backend=hf")
+
 
 _noted: set[str] = set()
 
