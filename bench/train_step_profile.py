@@ -12,12 +12,13 @@ no checkpoints) and prints s/step and the 3-epoch time it projects;
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import variants  # bench/variants.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -90,26 +91,20 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, pr
     result["projected_train_s"] = round(result["steps_per_3_epochs"] * seconds, 1)
     print(json.dumps(result), flush=True)
     if prof is not None:
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
-        print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15), flush=True)
+        variants.print_profile(prof)
     del trainer, model
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    variants.free_gpu()
     return result
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("variants", nargs="+")
-    args = parser.parse_args()
-    if any("backend=unsloth" in v for v in args.variants):
-        import unsloth  # noqa: F401  (Unsloth patches transformers, PEFT and TRL: it must be imported first)
+    p = variants.parser(__doc__)
+    p.add_argument("--steps", type=int, default=40)
+    args = p.parse_args()
+    variants.import_unsloth_if_used(args.variants)
     for i, variant in enumerate(args.variants):
-        label, _, spec = variant.partition(":")
-        run_variant(label, [o for o in spec.split(",") if o], args.data, args.steps, args.profile and i == 0)
+        label, overrides = variants.split(variant)
+        run_variant(label, overrides, args.data, args.steps, args.profile and i == 0)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""What the bench profilers share: `label:override,override,...` variants on the command line, a torch.profiler
+table, and freeing the GPU between variants."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def parser(doc: str | None) -> argparse.ArgumentParser:
+    """--data DIR, --profile and the VARIANT list; each profiler adds its own options."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, required=True, help="a prepared data directory (task=prepare's data/)")
+    p.add_argument("--profile", action="store_true", help="a torch.profiler table for the first variant")
+    p.add_argument("variants", nargs="+", help="label:override,override,...")
+    return p
+
+
+def split(variant: str) -> tuple[str, list[str]]:
+    label, _, spec = variant.partition(":")
+    return label, [o for o in spec.split(",") if o]
+
+
+def import_unsloth_if_used(variants: list[str]) -> None:
+    if any("backend=unsloth" in v for v in variants):
+        import unsloth  # noqa: F401  (Unsloth patches transformers, PEFT and TRL: it must be imported first)
+
+
+def print_profile(prof) -> None:
+    print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
+    print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15), flush=True)
+
+
+def free_gpu() -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
