@@ -5,11 +5,11 @@
 A VARIANT is `label:override,override,...` (Hydra overrides on top of +experiment=v16_smollm2_ade), with an
 optional `adapter=PATH` among them (a trained final_model/; without it the base model generates). DIR is a prepared
 data directory (task=prepare's data/). Each variant loads the model the way task=eval does
-(`odin.modeling.adapter.load_for_inference`), generates once to warm up, then times odin's `generate()` call on the
-first `--examples` test prompts in one batch for up to `--new-tokens` new tokens, and prints the prefill time and
-seconds per decoding step. `--profile` adds a torch.profiler table of the first variant's busiest operators. Run
-each backend in its own process: importing Unsloth patches transformers for the rest of it. BENCHMARKS.md has the
-results.
+(`odin.modeling.adapter.load_for_inference`), generates once to warm up, then times one batch of odin's generation
+(`odin.inference.generate_batch`) on the first `--examples` test prompts for up to `--new-tokens` new tokens, and
+prints the prefill time and seconds per decoding step. `--profile` adds a torch.profiler table of the first
+variant's busiest operators. Run each backend in its own process: importing Unsloth patches transformers for the
+rest of it. BENCHMARKS.md has the results.
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
 
     from odin.data.prepared import read_split
     from odin.format import build_prompt
-    from odin.inference import _format_end_criteria, _generation_config, _left_pad
+    from odin.inference import generate_batch, generation_config
     from odin.modeling.adapter import load_for_inference
-    from odin.schema import compose_config
 
     adapter = next((o.split("=", 1)[1] for o in overrides if o.startswith("adapter=")), None)
     overrides = [o for o in overrides if not o.startswith("adapter=")]
-    cfg = compose_config(["+experiment=v16_smollm2_ade", "tracking=none", *overrides,
-                          f"generation.batch_size={examples}"], Path(tempfile.mkdtemp(prefix="odin-gen-profile-")))
+    cfg = variants.compose([*overrides, f"generation.batch_size={examples}"],
+                           Path(tempfile.mkdtemp(prefix="odin-gen-profile-")))
     records = read_split(data_dir, "test")[:examples]
     prompts = [build_prompt(r["input"], r["instruction"]) for r in records]
     model, tokenizer = load_for_inference(cfg, Path(adapter) if adapter else None)
@@ -49,25 +48,21 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
             torch.cuda.synchronize()
 
     encoded = tokenizer(prompts)["input_ids"]
-    config = _generation_config(model, tokenizer, cfg.generation, new_tokens)
-    input_ids, attention = _left_pad(encoded, config.pad_token_id, next(model.parameters()).device)
+    config = generation_config(model, tokenizer, cfg.generation, new_tokens)
 
     def timed(tokens: int) -> tuple[float, int]:
-        # odin.inference.generate's call, with its stopping criteria; a trained model may stop early, so the
-        # steps actually taken are counted.
+        # One batch as odin.inference.generate runs it; a trained model may stop early, so the steps taken count.
         config.max_new_tokens = tokens
         sync()
         start = time.perf_counter()
-        with torch.inference_mode():
-            out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
-                                 stopping_criteria=[_format_end_criteria(tokenizer, len(prompts))])
+        new = generate_batch(model, tokenizer, encoded, config)
         sync()
-        return time.perf_counter() - start, out.shape[1] - input_ids.shape[1]
+        return time.perf_counter() - start, new.shape[1]
 
     timed(4)  # warm-up: kernels compiled or autotuned, caches allocated
     (prefill, _), (total, steps) = timed(1), timed(new_tokens)
     result = {"label": label, "overrides": overrides, "adapter": adapter, "examples": len(prompts),
-              "prompt_tokens": int(input_ids.shape[1]), "steps": steps, "prefill_s": round(prefill, 3),
+              "prompt_tokens": max(len(ids) for ids in encoded), "steps": steps, "prefill_s": round(prefill, 3),
               "s_per_step": round((total - prefill) / max(steps - 1, 1), 4), "generate_s": round(total, 2),
               "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None}
     print(json.dumps(result), flush=True)
@@ -78,8 +73,6 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
         with torch_profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
             timed(8)
         variants.print_profile(prof)
-    del model
-    variants.free_gpu()
     return result
 
 
@@ -89,9 +82,12 @@ def main() -> None:
     p.add_argument("--new-tokens", type=int, default=64)
     args = p.parse_args()
     variants.import_unsloth_if_used(args.variants)
+    from odin.modeling.load import free_gpu
+
     for i, variant in enumerate(args.variants):
         label, overrides = variants.split(variant)
         run_variant(label, overrides, args.data, args.examples, args.new_tokens, args.profile and i == 0)
+        free_gpu()  # the variant's model went with its frame
 
 
 if __name__ == "__main__":

@@ -24,12 +24,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def compose(overrides: list[str], output_dir: Path):
-    from odin.schema import compose_config
-
-    return compose_config(["+experiment=v16_smollm2_ade", "tracking=none", *overrides], output_dir)
-
-
 def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, profile: bool) -> dict:
     import torch
     from transformers import TrainerCallback
@@ -43,7 +37,7 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, pr
     overrides = [o for o in overrides if not o.startswith("loss=")]
     warmup = 5
     tmp = tempfile.mkdtemp(prefix="odin-step-profile-")
-    cfg = compose([*overrides, f"training.max_steps={warmup + steps}", "training.eval_every=1.0",
+    cfg = variants.compose([*overrides, f"training.max_steps={warmup + steps}", "training.eval_every=1.0",
                    "training.load_best_model=false"], Path(tmp))
     backend = resolve_backend(cfg.model)
     if loss != "default":
@@ -92,8 +86,6 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, pr
     print(json.dumps(result), flush=True)
     if prof is not None:
         variants.print_profile(prof)
-    del trainer, model
-    variants.free_gpu()
     return result
 
 
@@ -102,9 +94,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=40)
     args = p.parse_args()
     variants.import_unsloth_if_used(args.variants)
+    from odin.modeling.load import free_gpu
+
     for i, variant in enumerate(args.variants):
         label, overrides = variants.split(variant)
         run_variant(label, overrides, args.data, args.steps, args.profile and i == 0)
+        free_gpu()  # the variant's model went with its frame
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
-"""What the bench profilers share: `label:override,override,...` variants on the command line, a torch.profiler
-table, and freeing the GPU between variants."""
+"""What the bench profilers share: `label:override,override,...` variants on the command line, composed on top of the
+GPU benchmark's experiment, and a torch.profiler table."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
     return p
 
 
+def compose(overrides: list[str], output_dir: Path):
+    """The config of `python -m odin +experiment=v16_smollm2_ade tracking=none <overrides>`."""
+    from odin.schema import compose_config
+
+    return compose_config(["+experiment=v16_smollm2_ade", "tracking=none", *overrides], output_dir)
+
+
 def split(variant: str) -> tuple[str, list[str]]:
     label, _, spec = variant.partition(":")
     return label, [o for o in spec.split(",") if o]
@@ -29,10 +36,3 @@ def import_unsloth_if_used(variants: list[str]) -> None:
 def print_profile(prof) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
     print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15), flush=True)
-
-
-def free_gpu() -> None:
-    import torch
-
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()

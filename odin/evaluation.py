@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from odin.extraction import Extraction
+from odin.extraction import Extraction, fold_text
 from odin.format import ParseResult, parse
 from odin.metrics import Scores, score
 
@@ -36,7 +36,7 @@ ERROR_CATEGORIES: tuple[str, ...] = (
 def classify_errors(gold: Extraction, pred: Extraction, text: str) -> dict[str, list[dict]]:
     """The errors of one prediction, by category (see the module docstring)."""
     errors: dict[str, list[dict]] = {c: [] for c in ERROR_CATEGORIES}
-    haystack = " ".join(text.split()).lower()  # as metrics.grounding_rate reads the input
+    haystack = fold_text(text)  # as metrics.grounding_rate reads the input
     gold_keys = {e.key() for e in gold.entities}
     pred_keys = {e.key() for e in pred.entities}
     gold_type: dict[str, str] = {}  # entity text -> its first gold type

@@ -12,7 +12,7 @@ ENTITY_TYPES: tuple[str, ...] = ("Drug", "Disease", "Symptom")
 RELATION_TYPES: tuple[str, ...] = ("causes", "treats", "associated_with", "interacts_with")
 
 
-def _norm(text: str) -> str:
+def fold_text(text: str) -> str:
     # Case-insensitive, whitespace-folded: the project has always scored "Acute  Renal failure" == "acute renal failure".
     return " ".join(text.split()).lower()
 
@@ -23,7 +23,7 @@ class Entity:
     type: str
 
     def key(self) -> tuple[str, str]:
-        return (_norm(self.text), self.type)
+        return (fold_text(self.text), self.type)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -36,7 +36,7 @@ class Relation:
     tail: str
 
     def key(self) -> tuple[str, str, str]:
-        return (_norm(self.head), self.relation, _norm(self.tail))
+        return (fold_text(self.head), self.relation, fold_text(self.tail))
 
     def to_dict(self) -> dict:
         return asdict(self)

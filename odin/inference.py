@@ -117,7 +117,8 @@ def _format_end_criteria(tokenizer, batch_size: int):
     return FormatEnd()
 
 
-def _generation_config(model, tokenizer, generation_cfg, max_new_tokens: int):
+def generation_config(model, tokenizer, generation_cfg, max_new_tokens: int):
+    """transformers' GenerationConfig for odin's decoding: greedy unless generation.do_sample, odin's stop tokens."""
     from transformers import GenerationConfig
 
     eos = {tokenizer.eos_token_id}
@@ -154,6 +155,18 @@ def _left_pad(batch_ids: list[list[int]], pad_id: int, device):
     return input_ids.to(device), attention.to(device)
 
 
+def generate_batch(model, tokenizer, batch_ids: list[list[int]], config):
+    """The new token ids (batch, steps) for one batch of tokenized prompts: left-padded, KV cache, each sequence
+    stopped when its answer is complete (the batch ends when all are)."""
+    import torch
+
+    input_ids, attention = _left_pad(batch_ids, config.pad_token_id, next(model.parameters()).device)
+    with torch.inference_mode():
+        out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
+                             stopping_criteria=[_format_end_criteria(tokenizer, len(batch_ids))])
+    return out[:, input_ids.shape[1]:]
+
+
 def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tokens: int | None = None,
              *, max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
     """One answer per prompt, in the order given: greedy, batched, without the prompt, cut at the answer's end.
@@ -168,8 +181,7 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
         return []
     batch_size = max(1, int(generation_cfg.batch_size))
     new_tokens = int(max_new_tokens if max_new_tokens is not None else generation_cfg.max_new_tokens)
-    config = _generation_config(model, tokenizer, generation_cfg, new_tokens)
-    device = next(model.parameters()).device
+    config = generation_config(model, tokenizer, generation_cfg, new_tokens)
 
     # Tokenized exactly as training tokenizes a prompt (odin.modeling.sft.encode): with the tokenizer's own BOS.
     encoded = tokenizer(list(prompts))["input_ids"]
@@ -188,31 +200,24 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
     model.eval()
     bar = tqdm(total=len(encoded), desc="generate", unit="ex", disable=not progress)
     try:
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                began = time.perf_counter()
-                idx = order[start:start + batch_size]
-                input_ids, attention = _left_pad([encoded[i] for i in idx], config.pad_token_id, device)
-                try:
-                    out = model.generate(
-                        input_ids=input_ids,
-                        attention_mask=attention,
-                        generation_config=config,
-                        stopping_criteria=[_format_end_criteria(tokenizer, len(idx))],
-                    )
-                except torch.OutOfMemoryError as err:
-                    raise OdinError(
-                        f"Out of GPU memory generating a batch of {len(idx)} prompts of up to {input_ids.shape[1]} "
-                        f"tokens (+{new_tokens} new). Lower generation.batch_size (now {batch_size}) or "
-                        "generation.max_new_tokens") from err
-                texts = tokenizer.batch_decode(out[:, input_ids.shape[1]:], skip_special_tokens=True)
-                for i, text in zip(idx, texts):
-                    outputs[i] = trim_answer(text)
-                bar.update(len(idx))
-                steps = out.shape[1] - input_ids.shape[1]
-                seconds = time.perf_counter() - began
-                log.debug("batch %d: %d prompts of %d tokens, %d new tokens in %.2f s", start // batch_size + 1,
-                          len(idx), input_ids.shape[1], steps, seconds)
+        for start in range(0, len(order), batch_size):
+            began = time.perf_counter()
+            idx = order[start:start + batch_size]
+            batch = [encoded[i] for i in idx]
+            width = max(len(ids) for ids in batch)
+            try:
+                new = generate_batch(model, tokenizer, batch, config)
+            except torch.OutOfMemoryError as err:
+                raise OdinError(
+                    f"Out of GPU memory generating a batch of {len(idx)} prompts of up to {width} "
+                    f"tokens (+{new_tokens} new). Lower generation.batch_size (now {batch_size}) or "
+                    "generation.max_new_tokens") from err
+            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+            for i, text in zip(idx, texts):
+                outputs[i] = trim_answer(text)
+            bar.update(len(idx))
+            log.debug("batch %d: %d prompts of %d tokens, %d new tokens in %.2f s", start // batch_size + 1,
+                      len(idx), width, new.shape[1], time.perf_counter() - began)
     finally:
         bar.close()
         model.train(was_training)

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
-from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Extraction
+from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Extraction, fold_text
 
 
 @dataclass
@@ -117,7 +117,7 @@ def grounding_rate(preds: Sequence[Extraction], inputs: Sequence[str]) -> float:
     """Share of predicted entity strings found (case-insensitively) in their input text; 1.0 when none predicted."""
     found = total = 0
     for pred, text in zip(preds, inputs, strict=True):
-        haystack = " ".join(text.split()).lower()
+        haystack = fold_text(text)
         for e in pred.entities:
             total += 1
             found += e.key()[0] in haystack

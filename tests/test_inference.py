@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Entity, Extraction, Relation
 from odin.format import build_prompt, parse, render
-from odin.inference import _format_end_criteria, _generation_config, answer_end, generate, trim_answer
+from odin.inference import _format_end_criteria, answer_end, generate, generation_config, trim_answer
 from tiny_adapter import make_tiny_adapter
 
 ANSWER = render([Entity("enalapril", "Drug"), Entity("acute renal failure", "Symptom")],
@@ -158,12 +158,12 @@ def test_repetition_settings_reach_generate_only_when_a_config_sets_them(tiny):
     from omegaconf import OmegaConf
 
     cfg, model, tokenizer = tiny
-    plain = _generation_config(model, tokenizer, cfg.generation, 32)
+    plain = generation_config(model, tokenizer, cfg.generation, 32)
     assert plain.repetition_penalty == 1.0 and plain.no_repeat_ngram_size == 0
     assert plain.do_sample is False and plain.num_beams == 1 and plain.max_new_tokens == 32
     assert tokenizer.eos_token_id in plain.eos_token_id and plain.pad_token_id == tokenizer.pad_token_id
     v1 = OmegaConf.merge(cfg.generation, {"repetition_penalty": 1.2, "no_repeat_ngram_size": 3})
-    old = _generation_config(model, tokenizer, v1, 32)
+    old = generation_config(model, tokenizer, v1, 32)
     assert old.repetition_penalty == 1.2 and old.no_repeat_ngram_size == 3
 
 

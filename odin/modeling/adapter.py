@@ -95,7 +95,7 @@ def _attach_adapter(base, adapter_dir: Path, cfg):
 def load_for_inference(cfg, model_dir: Path | None, device: str | None = None):
     """(model, tokenizer) ready for `odin.inference.generate`: eval mode, left padding."""
     from odin.modeling.backends import resolve_backend
-    from odin.modeling.load import pretrained_dir
+    from odin.modeling.load import pretrained_dir, quantized_bits
 
     kind = None if model_dir is None else model_kind(model_dir)
     model_dir = None if model_dir is None else Path(model_dir)
@@ -115,8 +115,8 @@ def load_for_inference(cfg, model_dir: Path | None, device: str | None = None):
     model.eval()
     what = {"adapter": f"adapter {model_dir}", "full": f"model {model_dir}", None: "base model (no adapter)"}[kind]
     dtype = str(next(model.parameters()).dtype).replace("torch.", "")
-    if getattr(model, "is_loaded_in_4bit", False):
-        dtype = f"4-bit weights, {dtype} compute"
+    if bits := quantized_bits(model):
+        dtype = f"{bits}-bit weights, {dtype} compute"
     log.info("Loaded %s on %s (%s backend, %s)", what, cfg.model.name, backend, dtype)
     return model, tokenizer
 
@@ -124,7 +124,7 @@ def load_for_inference(cfg, model_dir: Path | None, device: str | None = None):
 def _load_hf(cfg, model_dir: Path | None, kind: str | None, device: str | None):
     from transformers import AutoModelForCausalLM
 
-    from odin.modeling.load import default_device, load_base_model, resolve_dtype
+    from odin.modeling.load import default_device, load_base_model, quantized_bits, resolve_dtype
 
     if kind == "full":
         device = device or default_device()
@@ -134,7 +134,7 @@ def _load_hf(cfg, model_dir: Path | None, kind: str | None, device: str | None):
     model = load_base_model(cfg.model, cfg.paths.cache_dir, device=device)
     if kind == "adapter":
         model = _attach_adapter(model, model_dir, cfg)
-        if not (getattr(model, "is_loaded_in_4bit", False) or getattr(model, "is_loaded_in_8bit", False)):
+        if not quantized_bits(model):
             model = model.merge_and_unload()
     return model
 

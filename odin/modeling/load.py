@@ -199,8 +199,7 @@ def _random_model_dir(model_cfg, cache: Path) -> Path:
         model = LlamaForCausalLM._from_config(config, dtype=resolve_dtype(model_cfg, device))
     _save_atomically(target, model, tokenizer)
     del model
-    if device == "cuda":
-        torch.cuda.empty_cache()
+    free_gpu()
     return target
 
 
@@ -286,6 +285,25 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def free_gpu() -> None:
+    """Give the memory of models already deleted back to the GPU (before loading the next one)."""
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def quantized_bits(model) -> int | None:
+    """4 or 8 when bitsandbytes holds the model's weights (through a PEFT wrapper too), else None."""
+    for bits in (4, 8):
+        if getattr(model, f"is_loaded_in_{bits}bit", False):
+            return bits
+    return None
 
 
 def load_base_model(model_cfg, cache_dir: str, device: str | None = None):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from odin.modeling.load import default_device, load_base_model
+from odin.modeling.load import default_device, load_base_model, quantized_bits
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def merge_adapter(cfg, adapter_dir: Path, out_dir: Path, tokenizer=None) -> Path
     model_cfg = OmegaConf.merge(cfg.model, {"load_in_4bit": False})
     device = default_device()
     base = load_base_model(model_cfg, cfg.paths.cache_dir, device=device)
-    if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
+    if quantized_bits(base):
         log.info("The base checkpoint %s is stored quantized: dequantizing it before the merge", cfg.model.name)
         base = base.dequantize()
     # Merge in float32 on CPU (exact), in bf16 on GPUs where memory is what runs out first.

@@ -70,10 +70,11 @@ def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, callbacks=()) -> Pa
         trainer.save_state()  # trainer_state.json in the run dir: loss curve, best checkpoint, steps
         log.info("Adapter saved to %s", final)
         if cfg.training.merge:
+            from odin.modeling.load import free_gpu
             from odin.modeling.merge import merge_adapter
 
             del trainer, model
-            _free_gpu()
+            free_gpu()
             merge_adapter(cfg, final, run_dir / "merged_model", tokenizer)
     return final
 
@@ -129,16 +130,6 @@ def training_metrics(run_dir: Path) -> dict[str, float]:
         if "eval_loss" in entry:
             metrics["eval_loss"] = min(float(entry["eval_loss"]), metrics.get("eval_loss", float("inf")))
     return metrics
-
-
-def _free_gpu() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 @contextlib.contextmanager

@@ -104,7 +104,16 @@ def load_for_training(cfg, backend: str, tokenizer):
         from odin.modeling.backends.unsloth import load_for_training as load
     else:
         from odin.modeling.backends.hf import load_for_training as load
-    return load(cfg, tokenizer)
+    if cfg.training.init_adapter:
+        # Checked before the (slow) model load.
+        check_adapter_dir(cfg.training.init_adapter)
+        log.info("Continuing training of the adapter in %s (its own LoRA settings apply, not cfg.lora)",
+                 cfg.training.init_adapter)
+    model = load(cfg, tokenizer)
+    trainable, total = model.get_nb_trainable_parameters()
+    log.info("LoRA (%s backend): %s trainable parameters of %s (%.2f%%)", backend, f"{trainable:,}", f"{total:,}",
+             100 * trainable / max(total, 1))
+    return model
 
 
 def lora_kwargs(lora_cfg) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from odin.modeling.backends import check_adapter_dir, lora_kwargs
+from odin.modeling.backends import lora_kwargs
 from odin.modeling.load import pretrained_dir, resolve_dtype
 
 log = logging.getLogger(__name__)
@@ -36,9 +36,6 @@ def load_for_training(cfg, tokenizer):
     if t.init_adapter:
         from peft import PeftModel
 
-        check_adapter_dir(t.init_adapter)
-        log.info("Continuing training of the adapter in %s (its own LoRA settings apply, not cfg.lora)",
-                 t.init_adapter)
         model = PeftModel.from_pretrained(model, t.init_adapter, is_trainable=True)
         # As FastLanguageModel.from_pretrained does for an adapter directory: Unsloth's LoRA kernels, checkpointing.
         model = FastLanguageModel.patch_peft_model(model, use_gradient_checkpointing=checkpointing)
@@ -49,7 +46,4 @@ def load_for_training(cfg, tokenizer):
             use_gradient_checkpointing=checkpointing,
             random_state=t.seed,
         )
-    trainable, total = model.get_nb_trainable_parameters()
-    log.info("LoRA (unsloth backend): %s trainable parameters of %s (%.2f%%)", f"{trainable:,}", f"{total:,}",
-             100 * trainable / max(total, 1))
     return model
