@@ -1,4 +1,6 @@
-"""`python -m odin`: compose the config with Hydra and hand it to the task dispatcher."""
+"""`python -m odin`: compose the config with Hydra, run the task in its run context, exit non-zero if a job failed."""
+
+import sys
 
 import hydra
 from omegaconf import DictConfig
@@ -15,5 +17,13 @@ def main(cfg: DictConfig) -> float | None:
     return run(cfg)
 
 
-if __name__ == "__main__":
+def cli() -> None:
     main()
+    from odin.app import exit_status
+
+    # Failed jobs were recorded without stopping the process (a sweep goes on); the exit status still says so.
+    sys.exit(exit_status())
+
+
+if __name__ == "__main__":
+    cli()

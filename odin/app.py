@@ -1,58 +1,220 @@
-"""Maps `task=<name>` to the task function that runs it, and turns user errors into clear exits.
+"""The one table of tasks, and the run context every task runs inside.
 
-Task functions live in odin/tasks/ and are imported only when chosen, so `--help` and config checks stay fast.
-Each takes the composed config and returns a dict of metrics (possibly empty).
+`python -m odin task=<name> ...` composes the config (odin/__main__.py) and calls `run(cfg)`, which
+
+    validates the config: unknown keys, bounds, the task's own checks   (a bad setting stops here, no run dir kept)
+    seeds Python, NumPy and torch from `seed`; resolves the training backend once (Unsloth must import first)
+    opens the tracker (tracking=mlflow|none) around the task and closes it in `finally`
+    runs the task: `run(ctx)` of odin/tasks/<module>.py, which returns its metrics
+
+A task that fails leaves `failure.json` in its run directory, its tracked run FAILED (KILLED on Ctrl-C) and one clear
+log line. Nothing here calls `sys.exit`: in a multirun the other jobs go on, and the process exits non-zero at the
+end (odin/__main__.py reads `exit_status()`).
+
+This module imports only the standard library at the top: odin.schema builds its list of task names from TASKS.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import importlib
+import json
 import logging
 import math
+import shutil
 import sys
-
-from omegaconf import DictConfig
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from odin.errors import NotImplementedTask, OdinError
 
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
+
+    from odin.tracking import Tracker
+
 log = logging.getLogger(__name__)
 
-TASKS = {
-    "pipeline": "odin.tasks.pipeline",
-    "prepare": "odin.tasks.prepare",
-    "train": "odin.tasks.train",
-    "eval": "odin.tasks.evaluate",
-    "predict": "odin.tasks.predict",
-}
-# On the command line and in the schema, but not built yet: they fail loudly rather than pretend.
-PLANNED = {
-    "publish": "push the adapter, model card and dataset card to the Hugging Face Hub",
-    "backfill": "log earlier versions' results to MLflow",
-    "register": "register a run's model in the MLflow registry and move the `champion` alias",
-    "compare": "compare runs side by side",
-}
+
+@dataclass(frozen=True)
+class TaskSpec:
+    module: str | None  # odin.tasks.<name>; None for a task that is planned but not built
+    summary: str  # one line, for --help and errors
+    uses_model: bool = False  # loads a model: the backend is resolved and torch seeded first
+    tracked: bool = True  # opens a tracked run (register and backfill work on the tracking store itself)
 
 
-def run_task(cfg: DictConfig) -> dict[str, float]:
-    task = str(cfg.task)
-    if task in PLANNED:
-        raise NotImplementedTask(f"task={task} ({PLANNED[task]}) is not implemented yet. Built tasks: {', '.join(TASKS)}.")
-    if str(cfg.tracking.backend) != "none":
-        raise NotImplementedTask(
-            f"tracking={cfg.tracking.backend} is not implemented yet; run with tracking=none "
-            "(results are still written to the run directory)."
-        )
-    module = importlib.import_module(TASKS[task])
-    return module.run(cfg) or {}
+TASKS: dict[str, TaskSpec] = {
+    "pipeline": TaskSpec("odin.tasks.pipeline", "prepare -> train -> eval in one run directory (the default)", True),
+    "prepare": TaskSpec("odin.tasks.prepare", "raw corpora -> train/val/test splits, statistics, dataset card"),
+    "train": TaskSpec("odin.tasks.train", "fine-tune LoRA adapters on prepared data", True),
+    "eval": TaskSpec("odin.tasks.evaluate", "generate answers for a split, score them, write evaluation_results.json",
+                     True),
+    "predict": TaskSpec("odin.tasks.predict", "run a trained model on new text, write JSONL", True, tracked=False),
+    "register": TaskSpec("odin.tasks.register",
+                         "register a run's adapter in the MLflow registry; move `champion` if it wins", tracked=False),
+    "backfill": TaskSpec("odin.tasks.backfill", "log earlier runs' results to MLflow (idempotent)", tracked=False),
+    "publish": TaskSpec(None, "push the adapter, model card and dataset card to the Hugging Face Hub"),
+    "compare": TaskSpec(None, "compare runs side by side"),
+}
+
+FAILURE_FILE = "failure.json"
+
+
+@dataclass
+class RunContext:
+    """What a task gets: the config, its run directory, the training backend and the open tracker."""
+
+    cfg: DictConfig
+    run_dir: Path
+    backend: str | None  # "hf" | "unsloth" for tasks that load a model, else None
+    tracker: Tracker
+    multirun: bool = False
+    info: dict[str, Any] = field(default_factory=dict)  # what tasks hand each other within a run (e.g. data_dir)
+
+
+_failures: set[str] = set()  # run dirs of the jobs that failed in this process
+
+
+def exit_status() -> int:
+    """1 when a job run by this process failed (a multirun's summary adds the jobs run elsewhere), else 0."""
+    return 1 if _failures else 0
+
+
+def note_failures(run_dirs: list[str]) -> None:
+    """Count failures found after the fact (a multirun's jobs ran in other processes)."""
+    _failures.update(run_dirs)
 
 
 def run(cfg: DictConfig) -> float | None:
-    """Run the configured task; return the metric a sweeper optimizes (None when the task produces none)."""
+    """Run the configured task in its run context; return the metric a sweeper optimizes (None when there is none)."""
+    from odin.validate import validate
+
+    task = str(cfg.task)
+    run_dir = Path(cfg.paths.output_dir)
+    multirun = _in_multirun()
+    spec = TASKS[task]
     try:
-        metrics = run_task(cfg)
+        if spec.module is None:
+            built = ", ".join(name for name, s in TASKS.items() if s.module)
+            raise NotImplementedTask(f"task={task} ({spec.summary}) is not implemented yet. Built tasks: {built}.")
+        backend = None
+        if spec.uses_model:
+            from odin.modeling.backends import resolve_backend
+
+            # First, before anything imports transformers: Unsloth patches it when imported.
+            backend = resolve_backend(cfg.model)
+        validate(cfg)
     except OdinError as err:
-        log.error("%s", err)
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(1)
-    value = metrics.get(cfg.optimized_metric)
+        # Nothing has run: a single run leaves no directory behind; a sweep job keeps its record of why it failed.
+        if multirun:
+            _record_failure(run_dir, "FAILED", err)
+        else:
+            _failures.add(str(run_dir))
+            _discard_run_dir(run_dir, task)
+        _report(err, run_dir if multirun else None)
+        return None
+
+    try:
+        metrics = _run_task(cfg, spec, run_dir, backend, multirun)
+    except OdinError as err:
+        _record_failure(run_dir, "FAILED", err)
+        _report(err, run_dir)
+        return None
+    except KeyboardInterrupt as err:
+        _record_failure(run_dir, "KILLED", err)
+        log.error("Interrupted; the run directory %s keeps what was written", run_dir)
+        raise
+    except Exception as err:  # a crash (a bug, out of memory): recorded, and in a sweep the other jobs go on
+        _record_failure(run_dir, "FAILED", err)
+        if not multirun:
+            raise  # a single run shows the traceback, as Python does
+        log.exception("Job failed (%s: %s); the sweep goes on. Its run directory: %s", type(err).__name__, err,
+                      run_dir)
+        return None
+    value = metrics.get(str(cfg.optimized_metric))
     return None if value is None or math.isnan(value) else float(value)
+
+
+def _run_task(cfg: DictConfig, spec: TaskSpec, run_dir: Path, backend: str | None, multirun: bool) -> dict[str, float]:
+    from odin.tracking import open_tracker
+
+    seed_everything(int(cfg.seed), torch_too=spec.uses_model)
+    tracker = open_tracker(cfg, run_dir, backend=backend, enabled=spec.tracked)
+    with tracker:
+        ctx = RunContext(cfg=cfg, run_dir=run_dir, backend=backend, tracker=tracker, multirun=multirun)
+        metrics = importlib.import_module(spec.module).run(ctx) or {}
+    return metrics
+
+
+def seed_everything(seed: int, torch_too: bool) -> None:
+    """Seed Python and NumPy (and torch, for tasks that load a model) so a run can be repeated."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    if torch_too:
+        import torch
+
+        torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _report(err: OdinError, run_dir: Path | None) -> None:
+    log.error("%s", err)
+    where = f" (recorded in {run_dir / FAILURE_FILE})" if run_dir is not None else ""
+    print(f"error: {err}{where}", file=sys.stderr)
+
+
+def _record_failure(run_dir: Path, status: str, err: BaseException) -> None:
+    """failure.json in the run dir: what failed and why, for a person, a sweep summary and task=compare."""
+    _failures.add(str(run_dir))
+    record = {"status": status, "error_type": type(err).__name__, "message": str(err) or type(err).__name__,
+              "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+    if not isinstance(err, (OdinError, KeyboardInterrupt)):
+        record["traceback"] = "".join(traceback.format_exception(err)).rstrip()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / FAILURE_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    except OSError as io_err:  # never let the record of a failure hide the failure itself
+        log.warning("Could not write %s: %s", run_dir / FAILURE_FILE, io_err)
+
+
+def read_failure(run_dir: Path) -> dict | None:
+    """The failure record of a run directory, or None when it did not fail."""
+    path = Path(run_dir) / FAILURE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {"status": "FAILED", "error_type": "unknown", "message": f"unreadable {path}"}
+
+
+def _discard_run_dir(run_dir: Path, task: str) -> None:
+    """Remove what Hydra wrote for a run that failed validation (its .hydra/ and log), and the folder if then empty.
+
+    Only those files: a run directory given by hand (hydra.run.dir=...) may hold earlier work, which is kept.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.FileHandler) and Path(handler.baseFilename).parent == run_dir.resolve():
+            root.removeHandler(handler)
+            handler.close()
+    shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
+    (run_dir / f"{task}.log").unlink(missing_ok=True)
+    for folder in (run_dir, run_dir.parent):  # the run, then its date folder, each only if nothing else is there
+        try:
+            folder.rmdir()
+        except OSError:
+            break

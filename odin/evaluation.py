@@ -13,6 +13,7 @@ Each wrong item is put in one error category (texts compared case-insensitively,
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -108,6 +109,19 @@ def score_generations(records: Sequence[dict], generations: Sequence[str]) -> tu
         inputs.append(rec["input"])
         examples.append(example_record(str(rec.get("id", i)), rec["input"], gold, generation, parsed))
     return score(golds, preds, inputs), examples
+
+
+def examples_sha1(examples: Sequence[dict]) -> str:
+    """The identity of an evaluation set: a hash of each scored example's id, input and gold answer, in order (the
+    per-example records of evaluation_results.json). Results with the same hash were scored on the same examples, so
+    their numbers can be compared and paired; it is computed the same way for any results file, old ones too."""
+    digest = hashlib.sha1()
+    for ex in examples:
+        gold = json.dumps(ex["gold"], sort_keys=True, ensure_ascii=False)
+        for part in (str(ex.get("id", "")), ex["input"], gold):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+    return digest.hexdigest()
 
 
 def build_results(scores: Scores, examples: list[dict], *, model_dir: str | None, model_name: str, split: str,

@@ -1,19 +1,24 @@
 """Typed config schemas, registered with Hydra's ConfigStore.
 
 Each config group's YAML options are validated against one dataclass here, so `lora.rnk=8` or
-`training.epochs=three` fails at composition time with a message naming the key. Code reads only keys declared here.
+`training.epochs=three` fails at composition time with a message naming the key, and a key added with `+`/`++` or
+by an experiment file fails before any work (odin/validate.py). Numeric bounds sit on the fields (odin/bounds.py).
+Code reads only keys declared here.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
+from odin.app import TASKS
+from odin.bounds import bounded
 
 
 class _Choice(str, Enum):
@@ -26,8 +31,8 @@ class _Choice(str, Enum):
         return self.value
 
 
-Task = _Choice("Task", {t: t for t in ("pipeline", "prepare", "train", "eval", "predict", "publish", "backfill",
-                                           "register", "compare")})
+# The task names come from the one task table (odin/app.py), so a task added there is at once a valid `task=`.
+Task = _Choice("Task", {t: t for t in TASKS})
 ModelSource = _Choice("ModelSource", {v: v for v in ("hub", "gguf_package", "random")})
 Backend = _Choice("Backend", {v: v for v in ("auto", "hf", "unsloth")})
 DType = _Choice("DType", {v: v for v in ("auto", "bfloat16", "float16", "float32")})
@@ -65,15 +70,15 @@ class ModelConfig:
     load_in_4bit: bool = False
     dtype: DType = DType.auto
     attn_implementation: Optional[str] = None  # e.g. sdpa, flash_attention_2; None lets transformers choose
-    max_seq_length: int = 512
+    max_seq_length: int = bounded(512, ge=16)
     trust_remote_code: bool = False
 
 
 @dataclass
 class LoraConfig:
-    r: int = 32
-    alpha: int = 32
-    dropout: float = 0.0
+    r: int = bounded(32, ge=1)
+    alpha: int = bounded(32, ge=1)
+    dropout: float = bounded(0.0, ge=0, lt=1)
     bias: str = "none"
     target_modules: List[str] = field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
@@ -151,9 +156,9 @@ class SourcesConfig:
 
 @dataclass
 class SplitConfig:
-    train: float = 0.8
-    val: float = 0.1
-    test: float = 0.1
+    train: float = bounded(0.8, ge=0, le=1)
+    val: float = bounded(0.1, ge=0, le=1)
+    test: float = bounded(0.1, ge=0, le=1)
     use_official: bool = True  # use a corpus's own train/dev/test split where it has one
 
 
@@ -163,36 +168,36 @@ class DataConfig:
     sources: SourcesConfig = field(default_factory=SourcesConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     seed: int = 42
-    max_tokens: int = 480  # longest input, counted with the model's tokenizer
+    max_tokens: int = bounded(480, ge=1)  # longest input, counted with the model's tokenizer
     long_inputs: LongInputs = LongInputs.chunk  # chunk: sentence windows keeping whole entities; drop
     # Synthetic examples added to the training split, as a share of the real training examples (0.25 = 25%).
-    synthetic_ratio: float = 0.0
+    synthetic_ratio: float = bounded(0.0, ge=0)
     dedupe: bool = True
     prepared_dir: Optional[str] = None  # read splits prepared by an earlier run instead of preparing again
 
 
 @dataclass
 class TrainingConfig:
-    epochs: float = 3.0
-    max_steps: int = -1  # > 0 overrides epochs (smoke runs)
-    per_device_batch_size: int = 2
-    gradient_accumulation_steps: int = 8
-    learning_rate: float = 2e-4
+    epochs: float = bounded(3.0, gt=0)
+    max_steps: int = bounded(-1, ge=-1)  # > 0 overrides epochs (smoke runs); -1: train for `epochs`
+    per_device_batch_size: int = bounded(2, ge=1)
+    gradient_accumulation_steps: int = bounded(8, ge=1)
+    learning_rate: float = bounded(2e-4, gt=0)
     lr_scheduler: str = "linear"
-    warmup_steps: int = 50
-    weight_decay: float = 0.01
+    warmup_steps: int = bounded(50, ge=0)
+    weight_decay: float = bounded(0.01, ge=0)
     optimizer: str = "adamw_8bit"  # falls back to adamw_torch where bitsandbytes cannot run (CPU)
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = bounded(1.0, gt=0)
     bf16: bool = True  # used where the hardware supports it
     gradient_checkpointing: bool = True
-    eval_every: float = 0.5  # in epochs; also the checkpoint interval
+    eval_every: float = bounded(0.5, gt=0)  # in epochs; also the checkpoint interval
     load_best_model: bool = True  # by eval loss
-    save_total_limit: int = 3
-    seed: int = 42
+    save_total_limit: int = bounded(3, ge=1)
+    seed: int = 42  # the trainer's seed (LoRA init, data order); the YAMLs set it to the top-level `seed`
     completion_only_loss: bool = True
     packing: bool = False  # padding-free batching of several examples per row
     group_by_length: bool = False  # batch examples of similar length together (less padding when not packing)
-    logging_steps: int = 10
+    logging_steps: int = bounded(10, ge=1)
     resume: bool = False  # continue from the newest checkpoint in resume_from (default: this run dir)
     resume_from: Optional[str] = None
     init_adapter: Optional[str] = None  # start from an existing adapter (two-stage training, V3)
@@ -201,17 +206,17 @@ class TrainingConfig:
 
 @dataclass
 class GenerationConfig:
-    batch_size: int = 32
-    max_new_tokens: int = 256
+    batch_size: int = bounded(32, ge=1)
+    max_new_tokens: int = bounded(256, ge=1)
     do_sample: bool = False
-    repetition_penalty: float = 1.0  # 1.0 = off. V1-V9 used 1.2; it stops the model copying entity text
-    no_repeat_ngram_size: int = 0  # 0 = off. V1-V9 used 3
+    repetition_penalty: float = bounded(1.0, gt=0)  # 1.0 = off. V1-V9 used 1.2; it stops the model copying entity text
+    no_repeat_ngram_size: int = bounded(0, ge=0)  # 0 = off. V1-V9 used 3
 
 
 @dataclass
 class EvalConfig:
     split: str = "test"
-    num_samples: Optional[int] = None
+    num_samples: Optional[int] = bounded(None, ge=1, why="a number of examples, or null for all")
     model_dir: Optional[str] = None  # an adapter (or full model) dir; default: this run's final_model/
     base_model: bool = False  # evaluate the base model with no adapter (zero-shot baseline)
 
@@ -227,9 +232,38 @@ class PredictConfig:
 @dataclass
 class TrackingConfig:
     backend: TrackingBackend = TrackingBackend.none
-    tracking_uri: Optional[str] = None
-    experiment_name: str = "odin"
-    registered_model_name: Optional[str] = None
+    # Where runs are logged: an MLflow tracking URI (http://host:5000, sqlite:///path/mlflow.db, databricks, ...).
+    # tracking=mlflow defaults to $MLFLOW_TRACKING_URI, else a SQLite file under outputs/ (no server needed).
+    uri: Optional[str] = None
+    # Where the experiments odin creates keep artifacts; null: beside a SQLite store (a server keeps its own).
+    artifact_location: Optional[str] = None
+    experiment_name: str = "odin"  # one experiment for the project; a run's name is <version>-<task>
+    registered_model_name: str = "odin-medical-ner-re"  # the registry model every registered adapter is a version of
+    system_metrics: bool = True  # CPU/GPU utilisation and memory during the run (MLflow system metrics)
+    # Adapters up to this size are logged as run artifacts; a larger one is linked (its path as a tag) instead.
+    max_artifact_mb: float = bounded(200.0, ge=0)
+
+
+@dataclass
+class RegisterConfig:
+    """task=register: a run's adapter becomes a new version of the registered model; the `champion` alias moves to it
+    only when it beats the current champion by `rule`, on the same test set."""
+
+    run_dir: Optional[str] = None  # the run to register (its tracked MLflow run is found by its run-dir identity)
+    run_id: Optional[str] = None  # ... or the MLflow run id directly
+    alias: str = "champion"
+    # Compared in order: the first metric that differs decides (higher is better).
+    rule: List[str] = field(default_factory=lambda: ["relation_f1", "entity_f1"])
+    force: bool = False  # move the alias to this version whatever the scores say (a manual promotion)
+    auto: bool = False  # task=pipeline registers its model at the end of the run
+
+
+@dataclass
+class BackfillConfig:
+    """task=backfill: create the MLflow runs that are missing for run directories (and seed-era results files)."""
+
+    dirs: List[str] = field(default_factory=lambda: ["outputs", "multirun"])
+    dry_run: bool = False  # list what would be logged, log nothing
 
 
 @dataclass
@@ -245,7 +279,7 @@ class OdinConfig:
     task: Task = Task.pipeline
     version: str = "dev"  # the model version an experiment file describes (v1 ... v16)
     description: str = ""
-    seed: int = 42
+    seed: int = 42  # seeds Python, NumPy and torch for the run; training.seed follows it (data.seed does not: splits stay fixed)
     model: ModelConfig = MISSING
     lora: LoraConfig = MISSING
     data: DataConfig = MISSING
@@ -255,6 +289,8 @@ class OdinConfig:
     paths: PathsConfig = MISSING
     eval: EvalConfig = field(default_factory=EvalConfig)
     predict: PredictConfig = field(default_factory=PredictConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
+    backfill: BackfillConfig = field(default_factory=BackfillConfig)
     # The metric the entrypoint returns to a sweeper (higher is better).
     optimized_metric: str = "relation_f1"
 
@@ -270,7 +306,16 @@ GROUP_SCHEMAS = {
 }
 
 
+def run_tag(task: str, version: str) -> str:
+    """The end of a run directory's name: the task, the version when there is one, and the process id, so runs
+    started in the same second (two terminals, a script, a launcher) never share a directory."""
+    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [str(os.getpid())]
+    return "_".join(parts)
+
+
 def register_configs() -> None:
+    # `${odin_run_tag:${task},${version}}` in conf/hydra/default.yaml names run and sweep directories.
+    OmegaConf.register_new_resolver("odin_run_tag", run_tag, replace=True, use_cache=True)
     cs = ConfigStore.instance()
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():

@@ -195,8 +195,18 @@ def test_which_model_task_eval_picks(tmp_path):
     (tmp_path / "final_model").mkdir()
     assert resolve_model_dir(eval_cfg(tmp_path), tmp_path) == tmp_path / "final_model"
     assert resolve_model_dir(eval_cfg(tmp_path, "eval.model_dir=/x/y"), tmp_path).as_posix() == "/x/y"
+
+
+
+def test_eval_model_settings_are_checked_before_any_work(tmp_path):
+    from odin.tasks.evaluate import check
+
     with pytest.raises(OdinError, match="drop one of them"):
-        resolve_model_dir(eval_cfg(tmp_path, "eval.model_dir=/x/y", "eval.base_model=true"), tmp_path)
+        check(eval_cfg(tmp_path, "eval.model_dir=/x/y", "eval.base_model=true"))
+    with pytest.raises(OdinError, match="task=eval needs a model"):
+        check(eval_cfg(tmp_path, "task=eval"))
+    with pytest.raises(OdinError, match="Model directory not found: /x/y"):
+        check(eval_cfg(tmp_path, "task=eval", "eval.model_dir=/x/y"))
 
 
 def test_eval_errors_a_user_can_act_on(setup, tmp_path):

@@ -92,8 +92,9 @@ def _attach_adapter(base, adapter_dir: Path, cfg):
         raise
 
 
-def load_for_inference(cfg, model_dir: Path | None, device: str | None = None):
-    """(model, tokenizer) ready for `odin.inference.generate`: eval mode, left padding."""
+def load_for_inference(cfg, model_dir: Path | None, device: str | None = None, *, backend: str | None = None):
+    """(model, tokenizer) ready for `odin.inference.generate`: eval mode, left padding. `backend` is the run's
+    (resolved once by the run context)."""
     from odin.modeling.backends import resolve_backend
     from odin.modeling.load import pretrained_dir, quantized_bits
 
@@ -107,7 +108,7 @@ def load_for_inference(cfg, model_dir: Path | None, device: str | None = None):
                         "on (model=... or model.name=...) unless they are the same weights.", model_dir, recorded,
                         cfg.model.name, base_path)
     tokenizer = _load_tokenizer(cfg, model_dir)
-    backend = resolve_backend(cfg.model)
+    backend = backend or resolve_backend(cfg.model)
     if backend == "unsloth":
         model = _load_unsloth(cfg, model_dir, kind, base_path)
     else:

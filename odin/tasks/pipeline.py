@@ -1,21 +1,35 @@
-"""task=pipeline (the default): prepare -> train -> eval, all in one run directory."""
+"""task=pipeline (the default): prepare -> train -> eval, all in one run directory (and, with register.auto=true,
+register the trained adapter in the MLflow registry at the end)."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from omegaconf import DictConfig
 
 
-def run(cfg: DictConfig) -> dict[str, float]:
-    from odin.modeling.backends import resolve_backend
+def check(cfg: DictConfig) -> None:
+    from odin.tasks import evaluate, train
+
+    train.check(cfg)
+    evaluate.check(cfg)
+    if cfg.register.auto and str(cfg.tracking.backend) == "none":
+        from odin.errors import OdinError
+
+        raise OdinError("register.auto=true registers the trained model in the MLflow registry, which needs "
+                        "tracking=mlflow (now tracking=none)")
+
+
+def run(ctx) -> dict[str, float]:
     from odin.tasks.evaluate import evaluate
     from odin.tasks.prepare import ensure_prepared
     from odin.tasks.train import train
 
-    # Unsloth must be imported before anything else loads transformers, so the backend is settled first.
-    resolve_backend(cfg.model)
-    run_dir = Path(cfg.paths.output_dir)
+    cfg = ctx.cfg
     data_dir = ensure_prepared(cfg)
-    model_dir = train(cfg, data_dir, run_dir)
-    return evaluate(cfg, data_dir, model_dir, run_dir)
+    ctx.tracker.log_dataset(data_dir)
+    model_dir = train(cfg, data_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
+    metrics = evaluate(cfg, data_dir, model_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
+    if cfg.register.auto:
+        from odin.tasks.register import register_tracked_run
+
+        register_tracked_run(cfg, ctx.tracker.run_id, ctx.run_dir)
+    return metrics

@@ -104,6 +104,22 @@ def prediction_record(text: str, generation: str) -> dict:
 # --- the task ------------------------------------------------------------------------------------------------------
 
 
+def check(cfg: DictConfig) -> None:
+    """The model and the input, checked before any model is loaded."""
+    from odin.modeling.load import check_available
+
+    resolve_model_dir(cfg.predict)
+    p = cfg.predict
+    if p.text is not None and p.input_file is not None:
+        raise OdinError("Give either predict.text or predict.input_file, not both")
+    if p.text is None and p.input_file is None:
+        raise OdinError("Nothing to predict: give predict.text=\"...\" or predict.input_file=<file> "
+                        "(one text per line or JSONL with a \"text\" field; \"-\" reads stdin)")
+    if p.input_file is not None and str(p.input_file) != "-" and not Path(str(p.input_file)).expanduser().is_file():
+        raise OdinError(f"predict.input_file={p.input_file}: file not found")
+    check_available(cfg.model, cfg.paths.cache_dir)
+
+
 def resolve_model_dir(predict_cfg) -> Path:
     from odin.modeling.adapter import model_kind
 
@@ -115,13 +131,13 @@ def resolve_model_dir(predict_cfg) -> Path:
     return path
 
 
-def predict(cfg: DictConfig, texts: list[str], model_dir: Path | None) -> list[dict]:
+def predict(cfg: DictConfig, texts: list[str], model_dir: Path | None, *, backend: str | None = None) -> list[dict]:
     """Prediction records for `texts` with the model in `model_dir` (None: the base model)."""
     from odin.format import build_prompt
     from odin.inference import generate
     from odin.modeling.adapter import load_for_inference
 
-    model, tokenizer = load_for_inference(cfg, model_dir)
+    model, tokenizer = load_for_inference(cfg, model_dir, backend=backend)
     # A long text must leave room for the answer within the model's context.
     context = getattr(model.config, "max_position_embeddings", None)
     max_input = context - int(cfg.generation.max_new_tokens) if context else None
@@ -137,15 +153,12 @@ def write_jsonl(records: list[dict], path: Path) -> Path:
     return path
 
 
-def run(cfg: DictConfig) -> dict[str, float]:
-    from odin.modeling.backends import resolve_backend
-
-    resolve_backend(cfg.model)  # Unsloth, when chosen, must be imported before anything loads transformers
-    model_dir = resolve_model_dir(cfg.predict)
+def run(ctx) -> dict[str, float]:
+    cfg = ctx.cfg
     texts = read_inputs(cfg.predict)
-    records = predict(cfg, texts, model_dir)
+    records = predict(cfg, texts, resolve_model_dir(cfg.predict), backend=ctx.backend)
     out = Path(str(cfg.predict.output_file)).expanduser() if cfg.predict.output_file else \
-        Path(cfg.paths.output_dir) / "predictions.jsonl"
+        ctx.run_dir / "predictions.jsonl"
     write_jsonl(records, out)
     log.info("%d predictions written to %s", len(records), out)
     # From a command line or a pipe the answer belongs on stdout, one JSON line per text.

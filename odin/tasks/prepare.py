@@ -34,8 +34,40 @@ log = logging.getLogger(__name__)
 SOURCE_MODULES = {name: f"odin.data.sources.{name}" for name in ("ade", "bc5cdr", "biored", "synthetic", "files")}
 
 
-def run(cfg: DictConfig) -> dict[str, float]:
-    data_dir = prepare(cfg, Path(cfg.paths.output_dir) / "data")
+def check(cfg: DictConfig) -> None:
+    """The data a run will use: prepared splits that exist, or sources that can be read here (and the tokenizer
+    that counts their tokens), checked before any work."""
+    from odin.data.sources import corpus_location
+    from odin.data.split import split_ratios
+    from odin.modeling.load import check_available
+    from odin.offline import require_hub
+
+    data = cfg.data
+    if data.prepared_dir:
+        data_dir = Path(data.prepared_dir).expanduser()
+        missing = [f"{s}.jsonl" for s in SPLITS if not (data_dir / f"{s}.jsonl").is_file()]
+        if missing:
+            raise OdinError(f"data.prepared_dir={data.prepared_dir} lacks {', '.join(missing)}: point it at the "
+                            "data/ folder of an earlier `task=prepare` run, or unset it to prepare here")
+        return
+    split_ratios(data.split)
+    configured = [name for name in SOURCE_MODULES if data.sources.get(name) is not None]
+    if not configured and not data.synthetic_ratio > 0:
+        raise OdinError(f"data={data.name} configures no source: set at least one of data.sources."
+                        f"{{{','.join(SOURCE_MODULES)}}} (e.g. data=synthetic or data=mix)")
+    raw = None if cfg.paths.raw_data_dir is None else str(cfg.paths.raw_data_dir)
+    for name in configured:
+        src = data.sources[name]
+        if "path" in src and corpus_location(name, src.path, raw) is None and "hub_id" in src and name == "ade":
+            require_hub(f"The ADE corpus ({src.hub_id})",
+                        "Set paths.raw_data_dir=<folder holding ade/> (or ODIN_RAW_DATA), or "
+                        "data.sources.ade.path=<folder with DRUG-AE.rel and ADE-NEG.txt>.")
+    check_available(cfg.model, cfg.paths.cache_dir)
+
+
+def run(ctx) -> dict[str, float]:
+    data_dir = prepare(ctx.cfg, ctx.run_dir / "data")
+    ctx.tracker.log_dataset(data_dir)
     stats = json.loads((data_dir / "stats.json").read_text())
     return {f"{split}_examples": float(s["examples"]) for split, s in stats["splits"].items()}
 

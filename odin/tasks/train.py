@@ -1,12 +1,12 @@
 """task=train: fine-tune LoRA adapters on the prepared train split, checkpointing and evaluating on val.
 
-Reads like the steps it takes: pick the backend, read the splits, tokenize, load the model with LoRA, train (or
-resume), save `final_model/` and `trainer_state.json` in the run directory, and merge if asked.
+Reads like the steps it takes: read the splits, tokenize, load the model with LoRA on the run's backend, train (or
+resume), save `final_model/` and `trainer_state.json` in the run directory, and merge if asked. The adapter is
+saved locally before anything is sent to a tracker.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 from pathlib import Path
@@ -19,63 +19,88 @@ from odin.errors import OdinError
 log = logging.getLogger(__name__)
 
 
-def run(cfg: DictConfig) -> dict[str, float]:
-    from odin.modeling.backends import resolve_backend
+def check(cfg: DictConfig) -> None:
+    """Everything training will use, checked before any work: the data, the model, the trainer's settings."""
+    from odin.modeling.load import check_available
+    from odin.modeling.sft import choose_optimizer, scheduler_name
+    from odin.tasks.prepare import check as check_data
+
+    check_data(cfg)
+    check_available(cfg.model, cfg.paths.cache_dir)
+    t = cfg.training
+    choose_optimizer(str(t.optimizer), cuda=False, quiet=True)
+    scheduler_name(str(t.lr_scheduler))
+    if t.init_adapter:
+        from odin.modeling.backends import check_adapter_dir
+
+        check_adapter_dir(t.init_adapter)
+    if t.resume and not t.resume_from:
+        raise OdinError("training.resume=true continues an interrupted run: set training.resume_from=<its run "
+                        "directory> (each run writes to a new directory)")
+    if t.resume:
+        resume_checkpoint(t, Path(cfg.paths.output_dir))
+
+
+def run(ctx) -> dict[str, float]:
     from odin.tasks.prepare import ensure_prepared
 
-    resolve_backend(cfg.model)  # Unsloth, when chosen, must be imported before preparation loads transformers
-    run_dir = Path(cfg.paths.output_dir)
-    train(cfg, ensure_prepared(cfg), run_dir)
-    return training_metrics(run_dir)
+    data_dir = ensure_prepared(ctx.cfg)
+    ctx.tracker.log_dataset(data_dir)
+    train(ctx.cfg, data_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
+    return training_metrics(ctx.run_dir)
 
 
-def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, callbacks=()) -> Path:
+def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, backend: str | None = None, tracker=None,
+          callbacks=()) -> Path:
     """Train on `data_dir`'s train split (val for eval loss); returns `run_dir/final_model`.
 
-    `callbacks` are extra transformers TrainerCallbacks (tracking, tests).
+    `backend` is the run's (resolved once by the run context); `tracker` receives training metrics by step and
+    then the adapter; `callbacks` are extra transformers TrainerCallbacks (tests).
     """
     from odin.modeling import sft
     from odin.modeling.backends import load_for_training, resolve_backend
     from odin.modeling.load import load_tokenizer
+    from odin.tracking import Tracker
 
+    tracker = tracker or Tracker()
+    backend = backend or resolve_backend(cfg.model)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    with log_to_file(run_dir / "train.log"):
-        backend = resolve_backend(cfg.model)
-        train_records = read_split(data_dir, "train")
-        val_records = _read_val(data_dir)
-        resume_from = resume_checkpoint(cfg.training, run_dir)
-        log.info("Training %s with the %s backend on %d examples (%d val) from %s", cfg.model.name, backend,
-                 len(train_records), len(val_records), data_dir)
+    train_records = read_split(data_dir, "train")
+    val_records = _read_val(data_dir)
+    resume_from = resume_checkpoint(cfg.training, run_dir)
+    log.info("Training %s with the %s backend on %d examples (%d val) from %s", cfg.model.name, backend,
+             len(train_records), len(val_records), data_dir)
 
-        tokenizer = load_tokenizer(cfg.model, cfg.paths.cache_dir, padding_side="right")
-        max_len = int(cfg.model.max_seq_length)
-        train_ds = sft.build_dataset(train_records, tokenizer, max_len, "train")
-        if len(train_ds) == 0:
-            raise OdinError(_empty_message(data_dir, train_records, max_len))
-        eval_ds = sft.build_dataset(val_records, tokenizer, max_len, "val") if val_records else None
-        if eval_ds is not None and len(eval_ds) == 0:
-            log.warning("No val example fits in model.max_seq_length=%d: training without evaluation", max_len)
-            eval_ds = None
+    tokenizer = load_tokenizer(cfg.model, cfg.paths.cache_dir, padding_side="right")
+    max_len = int(cfg.model.max_seq_length)
+    train_ds = sft.build_dataset(train_records, tokenizer, max_len, "train")
+    if len(train_ds) == 0:
+        raise OdinError(_empty_message(data_dir, train_records, max_len))
+    eval_ds = sft.build_dataset(val_records, tokenizer, max_len, "val") if val_records else None
+    if eval_ds is not None and len(eval_ds) == 0:
+        log.warning("No val example fits in model.max_seq_length=%d: training without evaluation", max_len)
+        eval_ds = None
 
-        model = load_for_training(cfg, backend, tokenizer)
-        trainer = sft.build_trainer(cfg, model, tokenizer, train_ds, eval_ds, run_dir, backend=backend,
-                                    callbacks=callbacks)
-        sft.fit(trainer, cfg, run_dir, resume_from)
+    model = load_for_training(cfg, backend, tokenizer)
+    trainer = sft.build_trainer(cfg, model, tokenizer, train_ds, eval_ds, run_dir, backend=backend,
+                                callbacks=[*tracker.trainer_callbacks(), *callbacks])
+    sft.fit(trainer, cfg, run_dir, resume_from)
 
-        final = run_dir / "final_model"
-        # With load_best_model the trainer now holds the checkpoint with the lowest eval loss.
-        trainer.model.save_pretrained(final)
-        tokenizer.save_pretrained(final)
-        trainer.save_state()  # trainer_state.json in the run dir: loss curve, best checkpoint, steps
-        log.info("Adapter saved to %s", final)
-        if cfg.training.merge:
-            from odin.modeling.load import free_gpu
-            from odin.modeling.merge import merge_adapter
+    final = run_dir / "final_model"
+    # With load_best_model the trainer now holds the checkpoint with the lowest eval loss.
+    trainer.model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    trainer.save_state()  # trainer_state.json in the run dir: loss curve, best checkpoint, steps
+    log.info("Adapter saved to %s", final)
+    tracker.log_model(final, float(cfg.tracking.max_artifact_mb))
+    if cfg.training.merge:
+        from odin.modeling.load import free_gpu
+        from odin.modeling.merge import merge_adapter
 
-            del trainer, model
-            free_gpu()
-            merge_adapter(cfg, final, run_dir / "merged_model", tokenizer)
+        del trainer, model
+        free_gpu()
+        merge_adapter(cfg, final, run_dir / "merged_model", tokenizer)
     return final
 
 
@@ -130,27 +155,3 @@ def training_metrics(run_dir: Path) -> dict[str, float]:
         if "eval_loss" in entry:
             metrics["eval_loss"] = min(float(entry["eval_loss"]), metrics.get("eval_loss", float("inf")))
     return metrics
-
-
-@contextlib.contextmanager
-def log_to_file(path: Path):
-    """Copy odin's log lines into `path` for the duration (Hydra already does this when task=train)."""
-    root, odin_log = logging.getLogger(), logging.getLogger("odin")
-    target = str(path.resolve())
-    present = any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in root.handlers)
-    handler = None
-    if not present:
-        handler = logging.FileHandler(target, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("[%(asctime)s][%(name)s][%(levelname)s] - %(message)s"))
-        handler.setLevel(logging.INFO)
-        root.addHandler(handler)
-    old_level = odin_log.level
-    if odin_log.getEffectiveLevel() > logging.INFO:
-        odin_log.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        odin_log.setLevel(old_level)
-        if handler is not None:
-            root.removeHandler(handler)
-            handler.close()

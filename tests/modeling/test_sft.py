@@ -200,11 +200,12 @@ def test_backend_auto_on_a_gpu_without_unsloth_says_so_once(make_cfg, monkeypatc
     real_find_spec = backends.importlib.util.find_spec
     monkeypatch.setattr(backends.importlib.util, "find_spec",
                         lambda name, *a: None if name == "unsloth" else real_find_spec(name, *a))
-    monkeypatch.setattr(backends, "_noted", set())
+    backends._resolve.cache_clear()  # resolved once per process: forget this process's real answer
     model_cfg = make_cfg([*TINY, "model.backend=auto"]).model
     with caplog.at_level(logging.INFO, logger="odin"):
-        # pipeline, train and eval each resolve it
+        # asked again (a pipeline's train and eval steps), it answers from memory
         assert [resolve_backend(model_cfg) for _ in range(3)] == ["hf"] * 3
+    backends._resolve.cache_clear()  # later tests see the real machine again
     assert caplog.text.count("Unsloth is not installed") == 1
 
 
@@ -229,7 +230,7 @@ def test_transformers_outside_the_range_unsloth_declares(installed, outside):
     assert transformers_outside(None, installed) is None
 
 
-def test_unsloth_outside_its_transformers_range_warns_once_with_the_fix(monkeypatch, caplog):
+def test_unsloth_outside_its_transformers_range_warns_with_the_fix(monkeypatch, caplog):
     from importlib import metadata
 
     from odin.modeling import backends
@@ -237,14 +238,11 @@ def test_unsloth_outside_its_transformers_range_warns_once_with_the_fix(monkeypa
     versions = {"transformers": "5.24.0", "unsloth": "2026.10.9"}
     monkeypatch.setattr(metadata, "version", lambda name: versions[name])
     monkeypatch.setattr(metadata, "requires", lambda name: UNSLOTH_REQUIRES if name == "unsloth" else [])
-    monkeypatch.setattr(backends, "_noted", set())
     with caplog.at_level(logging.WARNING, logger="odin"):
-        backends._check_unsloth_transformers()
-        backends._check_unsloth_transformers()
+        backends._check_unsloth_transformers()  # runs once per process, inside the cached backend resolution
     assert caplog.text.count("Unsloth 2026.10.9 supports transformers") == 1
     assert "transformers 5.24.0" in caplog.text and "<=5.17.0" in caplog.text and "model.backend=hf" in caplog.text
     versions["transformers"] = "5.17.0"
     caplog.clear()
-    monkeypatch.setattr(backends, "_noted", set())
     backends._check_unsloth_transformers()
     assert "supports transformers" not in caplog.text

@@ -6,6 +6,7 @@ same adapter format. Unsloth is imported only when it is chosen, and only on CUD
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import logging
 
@@ -51,25 +52,22 @@ def _check_unsloth_transformers() -> None:
     except metadata.PackageNotFoundError:
         return
     if wanted:
-        _note_once(logging.WARNING, f"Unsloth {unsloth_version} supports transformers {wanted}, and this is "
-                                    f"transformers {installed}: outside that range its generation can run many "
-                                    f"times slower. Install a transformers it supports (pip install "
-                                    f"'transformers{wanted}') or use model.backend=hf")
-
-
-_noted: set[str] = set()
-
-
-def _note_once(level: int, message: str) -> None:
-    # Each task of a pipeline resolves the backend again (cheap, and each must work alone); say why only once.
-    if message not in _noted:
-        _noted.add(message)
-        log.log(level, "%s", message)
+        log.warning("Unsloth %s supports transformers %s, and this is transformers %s: outside that range its "
+                    "generation can run many times slower. Install a transformers it supports (pip install "
+                    "'transformers%s') or use model.backend=hf", unsloth_version, wanted, installed, wanted)
 
 
 def resolve_backend(model_cfg) -> str:
-    """'hf' or 'unsloth' for `model.backend`; importing Unsloth here, as early as possible, when it is chosen."""
-    wanted = str(model_cfg.backend)
+    """'hf' or 'unsloth' for `model.backend`; importing Unsloth here, as early as possible, when it is chosen.
+
+    Resolved once per process (the run context does it first, before anything imports transformers); later calls
+    return the same answer without importing or logging again.
+    """
+    return _resolve(str(model_cfg.backend))
+
+
+@functools.cache
+def _resolve(wanted: str) -> str:
     if wanted == "hf":
         return "hf"
     if wanted == "unsloth":
@@ -87,13 +85,13 @@ def resolve_backend(model_cfg) -> str:
     if not _cuda():
         return "hf"
     if importlib.util.find_spec("unsloth") is None:
-        _note_once(logging.INFO, "model.backend=auto: Unsloth is not installed, training with transformers + PEFT (hf)")
+        log.info("model.backend=auto: Unsloth is not installed, training with transformers + PEFT (hf)")
         return "hf"
     try:
         _import_unsloth()
     except Exception as err:
-        _note_once(logging.WARNING, f"model.backend=auto: Unsloth is installed but could not be imported "
-                                    f"({type(err).__name__}: {err}); using hf")
+        log.warning("model.backend=auto: Unsloth is installed but could not be imported (%s: %s); using hf",
+                    type(err).__name__, err)
         return "hf"
     return "unsloth"
 

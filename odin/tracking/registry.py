@@ -1,0 +1,130 @@
+"""The MLflow model registry: every registered adapter a version of one model, the best under the `champion` alias.
+
+A new version takes the alias only when it beats the current champion by the rule (`register.rule`, default
+relation F1, then entity F1: the first metric that differs decides, higher is better), scored on the same test set
+(the hash of the evaluated examples, `odin.test_set`). Versions scored on different test sets are not compared: the
+alias stays and the log says why. A worse model never takes the alias; `register.force=true` is a manual promotion.
+Every decision is logged with both scores and kept as a tag on the new version.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from odin.errors import OdinError
+
+log = logging.getLogger(__name__)
+
+# Metrics copied onto each model version as tags, so the registry page shows them without opening the run.
+VERSION_METRICS = ("entity_f1", "entity_precision", "entity_recall", "entity_f1_macro",
+                   "relation_f1", "relation_precision", "relation_recall", "relation_f1_macro")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    label: str  # "version 3 (run abc123)" for messages
+    metrics: Mapping[str, float]
+    test_set: str | None
+
+
+@dataclass(frozen=True)
+class Decision:
+    promote: bool
+    reason: str
+
+
+def champion_decision(candidate: Candidate, champion: Candidate | None, rule: Sequence[str],
+                      force: bool = False) -> Decision:
+    """Whether `candidate` takes the alias from `champion` under `rule`, and why (with both scores)."""
+    if champion is None:
+        return Decision(True, f"{candidate.label} is the first version with the alias")
+    scores = ", ".join(f"{m} {candidate.metrics.get(m, float('nan')):.4f} vs {champion.metrics.get(m, float('nan')):.4f}"
+                       for m in rule)
+    if force:
+        return Decision(True, f"register.force=true: {candidate.label} takes the alias from {champion.label} "
+                              f"({scores})")
+    if candidate.test_set is None or candidate.test_set != champion.test_set:
+        return Decision(False, f"not compared: {candidate.label} and the champion {champion.label} were scored on "
+                               f"different test sets ({_short(candidate.test_set)} vs {_short(champion.test_set)}); "
+                               "the alias stays. Evaluate both on the same split, or promote by hand with "
+                               "register.force=true")
+    for metric in rule:
+        new, old = candidate.metrics.get(metric), champion.metrics.get(metric)
+        if new is None or old is None:
+            missing = candidate.label if new is None else champion.label
+            return Decision(False, f"not compared: {missing} has no {metric} (the rule is {', '.join(rule)}); "
+                                   "the alias stays")
+        if new > old:
+            return Decision(True, f"{candidate.label} beats the champion {champion.label} on {metric} ({scores})")
+        if new < old:
+            return Decision(False, f"{candidate.label} does not beat the champion {champion.label}: {metric} is "
+                                   f"lower ({scores}); the alias stays")
+    return Decision(False, f"{candidate.label} ties the champion {champion.label} on {', '.join(rule)} ({scores}); "
+                           "the alias stays")
+
+
+def _short(test_set: str | None) -> str:
+    return "unknown" if test_set is None else test_set[:10]
+
+
+def register(client, model_name: str, run, *, alias: str, rule: Sequence[str], force: bool,
+             run_dir: Path | None = None) -> tuple[str, Decision]:
+    """Register `run`'s adapter as a new version of `model_name` and move `alias` if it wins; (version, decision)."""
+    from mlflow.exceptions import MlflowException
+
+    source = _model_source(client, run, run_dir)
+    metrics = {k: float(v) for k, v in run.data.metrics.items()}
+    tags = run.data.tags
+    version_tags = {k: f"{metrics[k]:.6f}" for k in VERSION_METRICS if k in metrics}
+    version_tags.update({k: tags[k] for k in ("odin.version", "odin.model", "odin.data_sources", "odin.test_set",
+                                              "odin.run_key", "odin.eval_split") if k in tags})
+    try:
+        client.create_registered_model(model_name, description="odin's medical entity and relation extractors")
+    except MlflowException as err:
+        if "RESOURCE_ALREADY_EXISTS" not in str(err.error_code):
+            raise
+    version = client.create_model_version(model_name, source, run_id=run.info.run_id, tags=version_tags)
+    label = f"version {version.version} ({tags.get('odin.version', '?')}, run {run.info.run_id[:8]})"
+    candidate = Candidate(label, metrics, tags.get("odin.test_set"))
+    decision = champion_decision(candidate, _champion(client, model_name, alias), rule, force)
+    if decision.promote:
+        client.set_registered_model_alias(model_name, alias, version.version)
+    client.set_model_version_tag(model_name, version.version, "odin.champion_decision", decision.reason[:5000])
+    log.info("Registered %s as %s version %s. %s: %s", source, model_name, version.version,
+             f"`{alias}` moves to it" if decision.promote else f"`{alias}` stays", decision.reason)
+    return str(version.version), decision
+
+
+def _champion(client, model_name: str, alias: str) -> Candidate | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = client.get_model_version_by_alias(model_name, alias)
+    except MlflowException:
+        return None
+    try:
+        run = client.get_run(version.run_id)
+        metrics = {k: float(v) for k, v in run.data.metrics.items()}
+    except MlflowException:  # the run is gone: the version's own tags still hold its scores
+        metrics = {k: float(v) for k, v in version.tags.items() if k in VERSION_METRICS}
+    return Candidate(f"version {version.version} ({version.tags.get('odin.version', '?')})", metrics,
+                     version.tags.get("odin.test_set"))
+
+
+def _model_source(client, run, run_dir: Path | None) -> str:
+    """The run's `final_model` artifact; a run that only linked its adapter (too large to log with every run) gets it
+    uploaded now, since a registered version must live in the artifact store (a server accepts no local paths)."""
+    if any(a.path == "final_model" for a in client.list_artifacts(run.info.run_id)):
+        return f"runs:/{run.info.run_id}/final_model"
+    tags = run.data.tags
+    for candidate in (tags.get("odin.model_path"), Path(run_dir) / "final_model" if run_dir else None,
+                      Path(tags["odin.run_dir"]) / "final_model" if "odin.run_dir" in tags else None):
+        if candidate and (Path(candidate) / "adapter_config.json").is_file():
+            log.info("Uploading the adapter %s to the run's artifacts for the registry", candidate)
+            client.log_artifacts(run.info.run_id, str(candidate), "final_model")
+            return f"runs:/{run.info.run_id}/final_model"
+    raise OdinError(f"MLflow run {run.info.run_id} has no trained adapter (no final_model artifact, no local "
+                    "final_model/ folder): only a run that trained a model can be registered")
