@@ -99,7 +99,7 @@ def _sync(model) -> None:
 
 def run(cfg: DictConfig) -> dict[str, float]:
     from odin.modeling.backends import resolve_backend
-    from odin.tasks.prepare import ensure_prepared
+    from odin.data.prepare import ensure_prepared
 
     resolve_backend(cfg.model)  # Unsloth, when chosen, must be imported before anything loads transformers
     run_dir = Path(cfg.paths.output_dir)
@@ -108,4 +108,4 @@ def run(cfg: DictConfig) -> dict[str, float]:
         from odin.modeling.adapter import model_kind
 
         model_kind(model_dir)
-    return evaluate(cfg, ensure_prepared(cfg), model_dir, run_dir)
+    return evaluate(cfg, ensure_prepared(cfg, run_dir), model_dir, run_dir)

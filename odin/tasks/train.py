@@ -21,11 +21,11 @@ log = logging.getLogger(__name__)
 
 def run(cfg: DictConfig) -> dict[str, float]:
     from odin.modeling.backends import resolve_backend
-    from odin.tasks.prepare import ensure_prepared
+    from odin.data.prepare import ensure_prepared
 
     resolve_backend(cfg.model)  # Unsloth, when chosen, must be imported before preparation loads transformers
     run_dir = Path(cfg.paths.output_dir)
-    train(cfg, ensure_prepared(cfg), run_dir)
+    train(cfg, ensure_prepared(cfg, run_dir), run_dir)
     return training_metrics(run_dir)
 
 

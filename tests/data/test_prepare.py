@@ -16,13 +16,14 @@ import pytest
 import yaml
 
 from conftest import REPO, compose_cfg
+from odin.data.prepare import ensure_prepared
 from odin.data.prepared import SPLITS, read_split
 from odin.data.sources import synthetic
+from odin.data.sources.synthetic import SyntheticSourceConfig
 from odin.errors import OdinError
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES
 from odin.format import parse
 from odin.modeling.load import pretrained_dir
-from odin.schema import SyntheticSourceConfig
 from odin.tasks import prepare
 
 FAST = ["task=prepare", "model=tiny_random"]
@@ -78,21 +79,22 @@ def test_prepare_synthetic(make_cfg):
 
 def test_ensure_prepared_reuses_prepared_data(make_cfg, tmp_path):
     cfg = make_cfg(FAST + ["data=synthetic", "data.sources.synthetic.num_examples=60"])
-    data_dir = prepare.ensure_prepared(cfg)
-    assert data_dir == Path(cfg.paths.output_dir) / "data"
+    run_dir = Path(cfg.paths.output_dir)
+    data_dir = ensure_prepared(cfg, run_dir)
+    assert data_dir == run_dir / "data"
     stamp = (data_dir / "train.jsonl").stat().st_mtime_ns
-    assert prepare.ensure_prepared(cfg) == data_dir
+    assert ensure_prepared(cfg, run_dir) == data_dir
     assert (data_dir / "train.jsonl").stat().st_mtime_ns == stamp  # not prepared again
 
     other = compose_cfg(FAST + ["data=synthetic", f"data.prepared_dir={data_dir}"], output_dir=tmp_path / "other")
-    assert prepare.ensure_prepared(other) == data_dir
+    assert ensure_prepared(other, tmp_path / "other") == data_dir
     assert not (tmp_path / "other").exists()
 
     empty = tmp_path / "empty"
     empty.mkdir()
     bad = compose_cfg(FAST + ["data=synthetic", f"data.prepared_dir={empty}"], output_dir=tmp_path / "bad")
     with pytest.raises(OdinError, match="data.prepared_dir=.*lacks train.jsonl, val.jsonl, test.jsonl"):
-        prepare.ensure_prepared(bad)
+        ensure_prepared(bad, tmp_path / "bad")
 
 
 def test_no_training_examples_is_a_user_error(make_cfg):
