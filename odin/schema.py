@@ -9,16 +9,17 @@ Code reads only keys declared here.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import List, Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
 from odin.app import TASKS
 from odin.bounds import bounded
+from odin.data.sources import registry as source_registry
 
 
 class _Choice(str, Enum):
@@ -37,7 +38,6 @@ ModelSource = _Choice("ModelSource", {v: v for v in ("hub", "gguf_package", "ran
 Backend = _Choice("Backend", {v: v for v in ("auto", "hf", "unsloth")})
 DType = _Choice("DType", {v: v for v in ("auto", "bfloat16", "float16", "float32")})
 LongInputs = _Choice("LongInputs", {v: v for v in ("chunk", "drop")})
-BioredFormat = _Choice("BioredFormat", {v: v for v in ("bioc", "pubtator")})
 TrackingBackend = _Choice("TrackingBackend", {v: v for v in ("none", "mlflow")})
 
 
@@ -86,72 +86,13 @@ class LoraConfig:
     use_rslora: bool = False
 
 
-@dataclass
-class AdeSourceConfig:
-    weight: float = 1.0  # sampling weight in a mix: 0 drops the source, 0.5 keeps half of it, 2 repeats it
-    cap: Optional[int] = None  # at most this many training examples from the source
-    path: Optional[str] = None  # folder with DRUG-AE.rel (and ADE-NEG.txt), or a Parquet export; None: the Hub
-    hub_id: str = "ade-benchmark-corpus/ade_corpus_v2"
-    hub_config: str = "Ade_corpus_v2_drug_ade_relation"
-    include_negatives: bool = False  # add ADE-NEG.txt sentences as examples with an empty extraction
-
-
-@dataclass
-class Bc5cdrSourceConfig:
-    weight: float = 1.0
-    cap: Optional[int] = None
-    path: Optional[str] = None  # folder with CDR_{Training,Development,Test}Set.PubTator.txt
-    hub_id: str = "bigbio/bc5cdr"
-
-
-@dataclass
-class BioredSourceConfig:
-    weight: float = 1.0
-    cap: Optional[int] = None
-    path: Optional[str] = None  # folder with {Train,Dev,Test}.BioC.JSON or .PubTator
-    hub_id: str = "bigbio/biored"
-    file_format: BioredFormat = BioredFormat.bioc
-    # BioRED relation type -> odin relation type; types not listed are dropped (and counted in the report).
-    relation_map: Dict[str, str] = field(
-        default_factory=lambda: {
-            "Positive_Correlation": "causes",
-            "Negative_Correlation": "treats",
-            "Association": "associated_with",
-            "Bind": "interacts_with",
-            "Drug_Interaction": "interacts_with",
-            "Cotreatment": "associated_with",
-        }
-    )
-
-
-@dataclass
-class SyntheticSourceConfig:
-    weight: float = 1.0
-    cap: Optional[int] = None
-    num_examples: int = 600
-    seed: int = 42
-    version: int = 2  # 1: Drug/Disease + causes/treats only (V1); 2: all entity and relation types
-    augment: bool = False  # V12: surface variation (case, abbreviations, clause order) of the same facts
-
-
-@dataclass
-class FilesSourceConfig:
-    weight: float = 1.0
-    cap: Optional[int] = None
-    train_file: Optional[str] = None  # Alpaca JSON or JSONL
-    val_file: Optional[str] = None
-    test_file: Optional[str] = None
-
-
-@dataclass
-class SourcesConfig:
-    """The data mix: a source set to null is not used."""
-
-    ade: Optional[AdeSourceConfig] = None
-    bc5cdr: Optional[Bc5cdrSourceConfig] = None
-    biored: Optional[BioredSourceConfig] = None
-    synthetic: Optional[SyntheticSourceConfig] = None
-    files: Optional[FilesSourceConfig] = None
+# One optional field per registered source (odin/data/sources/<name>.py declares its config class): a source set
+# to null is not used, and a key its class does not declare (`data.sources.ade.wieght=2`) fails at composition.
+SourcesConfig = make_dataclass(
+    "SourcesConfig",
+    [(name, Optional[source.config], field(default=None)) for name, source in source_registry().items()],
+    namespace={"__module__": __name__, "__doc__": "The data mix: a source set to null is not used."},
+)
 
 
 @dataclass

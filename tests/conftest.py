@@ -54,6 +54,14 @@ def raw_data() -> Path:
     return path
 
 
+def task_ctx(cfg: DictConfig, backend: str | None = None):
+    """The run context a task gets from the app, for calling a task's run() directly: tracking off."""
+    from odin.app import RunContext
+    from odin.tracking import Tracker
+
+    return RunContext(cfg=cfg, run_dir=Path(cfg.paths.output_dir), backend=backend, tracker=Tracker())
+
+
 def compose_cfg(overrides: list[str] | None = None, output_dir: Path | None = None) -> DictConfig:
     """The composed config for `python -m odin <overrides>`, with the Hydra run dir set to `output_dir`."""
     return compose_config(overrides or [], output_dir or "/nonexistent-run-dir")

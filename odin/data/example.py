@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from odin.extraction import Extraction
+
+if TYPE_CHECKING:
+    from odin.data.release import SourceOrigin
 
 
 @dataclass(frozen=True)
@@ -15,7 +18,7 @@ class Example:
     doc_id: str  # the document it comes from (PMID): splits keep a document's examples together
     text: str
     extraction: Extraction
-    source: str  # ade | bc5cdr | biored | synthetic | files
+    source: str  # the name of the source that read it (odin/data/sources/<name>.py)
     split: Optional[str] = None  # the corpus's own split (train | val | test), where it has one
 
 
@@ -25,3 +28,4 @@ class SourceResult:
 
     examples: list[Example]
     dropped: Counter = field(default_factory=Counter)  # e.g. {"relation type Comparison": 12, "entity type Gene": 40}
+    origin: Optional[SourceOrigin] = None  # the files read and whether they are the release's (corpora)

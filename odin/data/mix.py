@@ -4,7 +4,8 @@ Per source (`data.sources.<name>`): `weight` scales its training examples (0 dro
 2 repeats them twice, 1.5 is all plus a half) and `cap` bounds them. Weights and caps touch the training split
 only: validation and test keep every example of every configured source, so runs that vary the mix are evaluated
 on the same data. `data.synthetic_ratio` > 0 adds synthetic notes to the training split alone, as many as that
-share of the real training examples; at 0 a configured synthetic source is an ordinary source.
+share of the real training examples; at 0 a configured synthetic source is an ordinary source. The notes come from
+the `sample` function that source declares (odin/data/sources/synthetic.py).
 """
 
 from __future__ import annotations
@@ -16,15 +17,21 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Optional
 
 from odin.data.example import Example
-from odin.data.sources import synthetic
+from odin.data.sources import get_source
 from odin.data.split import SPLITS
 from odin.errors import OdinError
-from odin.format import render
 
 if TYPE_CHECKING:
     from odin.schema import DataConfig
 
 log = logging.getLogger(__name__)
+
+RATIO_SOURCE = "synthetic"  # the source data.synthetic_ratio draws on (hence the key's name)
+
+
+def ratio_source(data_cfg: DataConfig) -> Optional[str]:
+    """The source the mix sizes by data.synthetic_ratio, when the ratio is on; it is not loaded as a whole source."""
+    return RATIO_SOURCE if float(data_cfg.synthetic_ratio) > 0 else None
 
 
 def mix(examples: list[Example], data_cfg: DataConfig, seed: int) -> tuple[dict[str, list[Example]], Counter]:
@@ -55,21 +62,28 @@ def mix(examples: list[Example], data_cfg: DataConfig, seed: int) -> tuple[dict[
                  len(train), weight, cap)
 
     if ratio > 0:
-        syn_cfg = data_cfg.sources.synthetic
-        if syn_cfg is None:
-            raise OdinError(f"data.synthetic_ratio={ratio} adds synthetic notes, but data.sources.synthetic is not "
-                            "configured: give it in the data config or experiment (`sources: {synthetic: {}}`, as "
-                            "conf/experiment/v12b.yaml does), or set data.synthetic_ratio=0")
-        if "synthetic" in by_source:
-            raise OdinError("data.synthetic_ratio > 0 sizes the synthetic source itself; it must not also be "
+        check_ratio_source(data_cfg)
+        if RATIO_SOURCE in by_source:
+            raise OdinError(f"data.synthetic_ratio > 0 sizes the {RATIO_SOURCE} source itself; it must not also be "
                             "loaded as an ordinary source")
-        n = apply_cap_size(round(ratio * len(splits["train"])), syn_cfg.cap)
-        added = synthetic_train(syn_cfg, n)
-        log.info("mix: %d synthetic training notes (synthetic_ratio=%g of %d real)", len(added), ratio,
+        src_cfg = data_cfg.sources[RATIO_SOURCE]
+        n = apply_cap_size(round(ratio * len(splits["train"])), src_cfg.cap, f"data.sources.{RATIO_SOURCE}.cap")
+        added = get_source(RATIO_SOURCE).sample(src_cfg, n)
+        log.info("mix: %d %s training examples (synthetic_ratio=%g of %d real)", len(added), RATIO_SOURCE, ratio,
                  len(splits["train"]))
         splits["train"] += added
     random.Random(f"{seed}:mix").shuffle(splits["train"])
     return splits, +report
+
+
+def check_ratio_source(data_cfg: DataConfig) -> None:
+    ratio = float(data_cfg.synthetic_ratio)
+    if ratio < 0:
+        raise OdinError(f"data.synthetic_ratio={ratio}: must be 0 (no added synthetic data) or more")
+    if ratio > 0 and data_cfg.sources.get(RATIO_SOURCE) is None:
+        raise OdinError(f"data.synthetic_ratio={ratio} adds {RATIO_SOURCE} notes, but data.sources.{RATIO_SOURCE} is "
+                        f"not configured: give it in the data config or experiment (`sources: {{{RATIO_SOURCE}: {{}}}}`"
+                        ", as conf/experiment/v12b.yaml does), or set data.synthetic_ratio=0")
 
 
 def weigh(train: list[Example], weight: float, rng: random.Random, key: str) -> list[Example]:
@@ -94,27 +108,12 @@ def apply_cap(train: list[Example], cap: Optional[int], rng: random.Random, key:
     return [train[i] for i in sorted(rng.sample(range(len(train)), n))]
 
 
-def apply_cap_size(n: int, cap: Optional[int], key: str = "data.sources.synthetic.cap") -> int:
+def apply_cap_size(n: int, cap: Optional[int], key: str) -> int:
     if cap is None:
         return n
     if cap < 0:
         raise OdinError(f"{key}={cap}: must be a number of examples (0 or more), or null for no cap")
     return min(n, cap)
-
-
-def synthetic_train(syn_cfg, n: int) -> list[Example]:
-    """`n` distinct synthetic notes (no exact duplicates), marked as training examples."""
-    if n <= 0:
-        return []
-    out, seen = [], set()
-    for ex in synthetic.generate(int(n * 1.25) + 20, syn_cfg.seed, syn_cfg.version, syn_cfg.augment):
-        key = (ex.text, render(ex.extraction.entities, ex.extraction.relations))
-        if key not in seen:
-            seen.add(key)
-            out.append(replace(ex, split="train"))
-            if len(out) == n:
-                break
-    return out
 
 
 def _copy(ex: Example, k: int) -> Example:

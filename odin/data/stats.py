@@ -1,6 +1,9 @@
 """Per-split statistics of a prepared dataset: what is in it, how long the inputs are, and what was left out.
 
-Saved as `stats.json` beside the splits, printed as a table, and quoted in the dataset card.
+Saved as `stats.json` beside the splits, printed as a table, and quoted in the dataset card. Beside the splits,
+`sources` records what each source gave before splitting: its examples, weight and cap, how it maps onto odin's
+types, and where it came from (for corpora: each file read with its size, sha256 and documents, and whether the
+files are the official release's).
 """
 
 from __future__ import annotations
@@ -50,13 +53,16 @@ def compute_stats(
     count_tokens: Callable[[Sequence[str]], list[int]],
     dropped: Mapping[str, Counter],
     settings: Mapping[str, object],
+    sources: Mapping[str, Mapping] | None = None,
 ) -> dict:
-    """`dropped` maps a stage (a source name, split, length, dedupe, leakage, mix) to its reasons and counts."""
+    """`dropped` maps a stage (a source name, split, length, dedupe, leakage, mix) to its reasons and counts;
+    `sources` maps a source name to what was read from it."""
     return {
         "splits": {name: split_stats(exs, count_tokens([ex.text for ex in exs]) if exs else [])
                    for name, exs in splits.items()},
         "dropped": {stage: dict(sorted(c.items())) for stage, c in dropped.items() if c},
         "settings": dict(settings),
+        "sources": {name: dict(entry) for name, entry in (sources or {}).items()},
     }
 
 

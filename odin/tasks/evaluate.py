@@ -43,10 +43,10 @@ def check(cfg: DictConfig) -> None:
 
 
 def run(ctx) -> dict[str, float]:
-    from odin.tasks.prepare import ensure_prepared
+    from odin.data.prepare import ensure_prepared
 
     model_dir = resolve_model_dir(ctx.cfg, ctx.run_dir)
-    data_dir = ensure_prepared(ctx.cfg)
+    data_dir = ensure_prepared(ctx.cfg, ctx.run_dir)
     ctx.tracker.log_dataset(data_dir)
     return evaluate(ctx.cfg, data_dir, model_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
 

@@ -20,11 +20,11 @@ def check(cfg: DictConfig) -> None:
 
 def run(ctx) -> dict[str, float]:
     from odin.tasks.evaluate import evaluate
-    from odin.tasks.prepare import ensure_prepared
+    from odin.data.prepare import ensure_prepared
     from odin.tasks.train import train
 
     cfg = ctx.cfg
-    data_dir = ensure_prepared(cfg)
+    data_dir = ensure_prepared(cfg, ctx.run_dir)
     ctx.tracker.log_dataset(data_dir)
     model_dir = train(cfg, data_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
     metrics = evaluate(cfg, data_dir, model_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)

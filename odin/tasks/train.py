@@ -42,9 +42,9 @@ def check(cfg: DictConfig) -> None:
 
 
 def run(ctx) -> dict[str, float]:
-    from odin.tasks.prepare import ensure_prepared
+    from odin.data.prepare import ensure_prepared
 
-    data_dir = ensure_prepared(ctx.cfg)
+    data_dir = ensure_prepared(ctx.cfg, ctx.run_dir)
     ctx.tracker.log_dataset(data_dir)
     train(ctx.cfg, data_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
     return training_metrics(ctx.run_dir)

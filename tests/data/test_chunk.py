@@ -83,6 +83,23 @@ def test_a_single_sentence_over_the_limit_is_dropped_with_a_reason():
     assert report["sentence over max_tokens=5: dropped from its chunked document"] == 1
 
 
+def test_entities_only_in_a_dropped_sentence_are_counted_as_lost():
+    long = "Later warfarin and heparin caused rash and " + "very " * 12 + "severe bleeding with Aspirin."
+    text = f"Aspirin was given. {long} Aspirin was stopped. Fever went down."
+    ents = [Entity("Aspirin", "Drug"), Entity("warfarin", "Drug"), Entity("heparin", "Drug"),
+            Entity("rash", "Symptom"), Entity("Fever", "Symptom")]
+    rels = [Relation("warfarin", "causes", "rash"), Relation("Aspirin", "treats", "Fever"),
+            Relation("heparin", "interacts_with", "Aspirin")]
+    out, report = fit_to_length([example(text, ents, rels)], 8, "chunk", words)
+    assert [c.text for c in out] == ["Aspirin was given.", "Aspirin was stopped. Fever went down."]
+    # warfarin, heparin and rash occur only in the dropped 22-word sentence; Aspirin occurs outside it too.
+    assert report == {
+        "sentence over max_tokens=8: dropped from its chunked document": 1,
+        "entity lost in chunking (in a dropped over-long sentence)": 3,
+        "relation lost in chunking (head and tail in different chunks)": 2,
+    }
+
+
 def test_bad_settings_are_user_errors():
     with pytest.raises(OdinError, match="max_tokens"):
         fit_to_length([], 0, "chunk", words)

@@ -11,7 +11,7 @@ from odin.data.sources import files, synthetic
 from odin.errors import OdinError
 from odin.extraction import Entity, Extraction, Relation
 from odin.format import INSTRUCTION, render
-from odin.schema import FilesSourceConfig
+from odin.data.sources.files import FilesSourceConfig
 
 OUTPUT = render([Entity("enalapril", "Drug"), Entity("acute renal failure", "Symptom")],
                 [Relation("enalapril", "causes", "acute renal failure")])

@@ -15,14 +15,15 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from conftest import REPO, compose_cfg
+from conftest import REPO, compose_cfg, task_ctx
+from odin.data.prepare import ensure_prepared
 from odin.data.prepared import SPLITS, read_split
 from odin.data.sources import synthetic
+from odin.data.sources.synthetic import SyntheticSourceConfig
 from odin.errors import OdinError
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES
 from odin.format import parse
 from odin.modeling.load import pretrained_dir
-from odin.schema import SyntheticSourceConfig
 from odin.tasks import prepare
 
 FAST = ["task=prepare", "model=tiny_random"]
@@ -64,7 +65,7 @@ def check_prepared(data_dir: Path) -> dict:
 
 def test_prepare_synthetic(make_cfg):
     cfg = make_cfg(FAST + ["data=synthetic", "data.sources.synthetic.num_examples=300"])
-    metrics = prepare.run(cfg)
+    metrics = prepare.run(task_ctx(cfg))
     data_dir = Path(cfg.paths.output_dir) / "data"
     stats = check_prepared(data_dir)
     assert metrics == {f"{s}_examples": float(stats["splits"][s]["examples"]) for s in SPLITS}
@@ -78,27 +79,28 @@ def test_prepare_synthetic(make_cfg):
 
 def test_ensure_prepared_reuses_prepared_data(make_cfg, tmp_path):
     cfg = make_cfg(FAST + ["data=synthetic", "data.sources.synthetic.num_examples=60"])
-    data_dir = prepare.ensure_prepared(cfg)
-    assert data_dir == Path(cfg.paths.output_dir) / "data"
+    run_dir = Path(cfg.paths.output_dir)
+    data_dir = ensure_prepared(cfg, run_dir)
+    assert data_dir == run_dir / "data"
     stamp = (data_dir / "train.jsonl").stat().st_mtime_ns
-    assert prepare.ensure_prepared(cfg) == data_dir
+    assert ensure_prepared(cfg, run_dir) == data_dir
     assert (data_dir / "train.jsonl").stat().st_mtime_ns == stamp  # not prepared again
 
     other = compose_cfg(FAST + ["data=synthetic", f"data.prepared_dir={data_dir}"], output_dir=tmp_path / "other")
-    assert prepare.ensure_prepared(other) == data_dir
+    assert ensure_prepared(other, tmp_path / "other") == data_dir
     assert not (tmp_path / "other").exists()
 
     empty = tmp_path / "empty"
     empty.mkdir()
     bad = compose_cfg(FAST + ["data=synthetic", f"data.prepared_dir={empty}"], output_dir=tmp_path / "bad")
     with pytest.raises(OdinError, match="data.prepared_dir=.*lacks train.jsonl, val.jsonl, test.jsonl"):
-        prepare.ensure_prepared(bad)
+        ensure_prepared(bad, tmp_path / "bad")
 
 
 def test_no_training_examples_is_a_user_error(make_cfg):
     cfg = make_cfg(FAST + ["data=synthetic", "data.sources.synthetic.weight=0"])
     with pytest.raises(OdinError, match=r"no training examples \(configured sources: synthetic \(weight 0.0"):
-        prepare.run(cfg)
+        prepare.run(task_ctx(cfg))
 
 
 def test_files_with_a_synthetic_supplement(make_cfg, tmp_path):
@@ -110,7 +112,7 @@ def test_files_with_a_synthetic_supplement(make_cfg, tmp_path):
     distinct = len({(r["input"], r["output"]) for r in records})  # exact duplicates are removed
     cfg = make_cfg(FAST + ["data=files", f"data.sources.files.train_file={train}", "data.synthetic_ratio=0.5"])
     cfg.data.sources.synthetic = SyntheticSourceConfig(seed=1, augment=True)
-    prepare.run(cfg)
+    prepare.run(task_ctx(cfg))
     stats = check_prepared(Path(cfg.paths.output_dir) / "data")
     assert stats["splits"]["train"]["sources"] == {"files": distinct, "synthetic": round(distinct * 0.5)}
     assert stats["splits"]["val"]["examples"] == stats["splits"]["test"]["examples"] == 0
@@ -121,7 +123,7 @@ def test_long_inputs(make_cfg, mode):
     overrides = ["data=synthetic", "data.sources.synthetic.num_examples=200", "data.max_tokens=40",
                  f"data.long_inputs={mode}"]
     cfg = make_cfg(FAST + overrides)
-    prepare.run(cfg)
+    prepare.run(task_ctx(cfg))
     stats = check_prepared(Path(cfg.paths.output_dir) / "data")
     assert all(s["input_tokens"]["max"] <= 40 for s in stats["splits"].values())
     chunks = sum(s["chunks"] for s in stats["splits"].values())
@@ -154,7 +156,7 @@ def real_mix(raw_data, tmp_path_factory):
     # The one-time GGUF -> safetensors conversion of a fresh machine is not part of preparing data.
     pretrained_dir(cfg.model, cfg.paths.cache_dir)
     start = time.perf_counter()
-    prepare.run(cfg)
+    prepare.run(task_ctx(cfg))
     return Path(cfg.paths.output_dir) / "data", time.perf_counter() - start
 
 
@@ -188,7 +190,7 @@ def test_real_mix_keeps_biored_documents(real_mix):
 @pytest.mark.corpus
 def test_biored_alone_keeps_all_training_documents(raw_data, tmp_path):
     cfg = compose_cfg(["task=prepare", "data=biored", f"paths.raw_data_dir={raw_data}"], output_dir=tmp_path)
-    prepare.run(cfg)
+    prepare.run(task_ctx(cfg))
     stats = check_prepared(tmp_path / "data")
     assert stats["splits"]["train"]["documents"] == 400
     assert stats["splits"]["val"]["documents"] == stats["splits"]["test"]["documents"] == 100

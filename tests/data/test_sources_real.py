@@ -12,7 +12,9 @@ from odin.data.pubtator import parse_pubtator
 from odin.data.sources import ade, bc5cdr, biored
 from odin.errors import OdinError
 from odin.extraction import Entity, Relation
-from odin.schema import AdeSourceConfig, Bc5cdrSourceConfig, BioredSourceConfig
+from odin.data.sources.ade import AdeSourceConfig
+from odin.data.sources.bc5cdr import Bc5cdrSourceConfig
+from odin.data.sources.biored import BioredSourceConfig
 
 HF_RELATION_DIR = "ade/hf_ade_corpus_v2/Ade_corpus_v2_drug_ade_relation"
 
@@ -157,8 +159,8 @@ ADE_GOOD = "10030778|Intravenous azithromycin-induced ototoxicity.|ototoxicity|4
 )
 def test_ade_malformed_rel_names_file_and_line(tmp_path, bad, message):
     (tmp_path / "DRUG-AE.rel").write_text(f"{ADE_GOOD}\n{bad}\n")
-    with pytest.raises(OdinError, match=message) as err:
-        ade.load(AdeSourceConfig(path=str(tmp_path)), None)
+    with pytest.raises(OdinError, match=message) as err:  # a hand-made file: allowed to differ from the release
+        ade.load(AdeSourceConfig(path=str(tmp_path), allow_modified=True), None)
     assert f"{tmp_path / 'DRUG-AE.rel'}, line 2" in str(err.value)
 
 
@@ -169,7 +171,8 @@ def test_ade_small_folder(tmp_path):
         "10030778|Ototoxicity with Azithromycin and azithromycin.|Ototoxicity|0|11|azithromycin|34|46\n"
     )
     (tmp_path / "ADE-NEG.txt").write_text("99 NEG No effect here.\n99 NEG No effect here.\n99 NEG Nor here.\n")
-    result = ade.load(AdeSourceConfig(path=str(tmp_path), include_negatives=True), None)
+    small = AdeSourceConfig(path=str(tmp_path), include_negatives=True, allow_modified=True)
+    result = ade.load(small, None)
     assert [e.id for e in result.examples] == ["ade:10030778:0", "ade:10030778:1", "ade:99:neg0", "ade:99:neg1"]
     second = result.examples[1]
     assert second.extraction.entities == (Entity("Ototoxicity", "Symptom"), Entity("Azithromycin", "Drug"))
@@ -177,7 +180,7 @@ def test_ade_small_folder(tmp_path):
     assert result.dropped == {ade.DROP_REPEATED_PAIR: 2, ade.DROP_NEG_DUPLICATE: 1}
     (tmp_path / "ADE-NEG.txt").write_text("99 NEG fine\n99 POS wrong\n")
     with pytest.raises(OdinError, match=r"ADE-NEG\.txt, line 2: expected 'PMID NEG sentence'"):
-        ade.load(AdeSourceConfig(path=str(tmp_path), include_negatives=True), None)
+        ade.load(small, None)
     with pytest.raises(OdinError, match="does not exist"):
         ade.load(AdeSourceConfig(path=str(tmp_path / "nowhere")), None)
     (tmp_path / "DRUG-AE.rel").unlink()
@@ -245,11 +248,12 @@ def test_bc5cdr_unknown_types_name_the_line(tmp_path):
         (tmp_path / name).write_text("1|t|Aspirin.\n1|a|Pain.\n1\t0\t7\tAspirin\tChemical\tD001241\n\n")
     bad = tmp_path / bc5cdr.FILES["val"]
     bad.write_text("1|t|Aspirin.\n1|a|Pain.\n1\t9\t13\tPain\tSymptom\tD010146\n\n")
+    hand_made = Bc5cdrSourceConfig(path=str(tmp_path), allow_modified=True)
     with pytest.raises(OdinError, match=rf"{bad}, line 3: entity type 'Symptom'"):
-        bc5cdr.load(Bc5cdrSourceConfig(path=str(tmp_path)), None)
+        bc5cdr.load(hand_made, None)
     bad.write_text("1|t|Aspirin.\n1|a|Pain.\n1\tTreats\tD001241\tD010146\n\n")
     with pytest.raises(OdinError, match=rf"{bad}, line 3: relation type 'Treats'"):
-        bc5cdr.load(Bc5cdrSourceConfig(path=str(tmp_path)), None)
+        bc5cdr.load(hand_made, None)
 
 
 def test_bc5cdr_resolution_edge_cases():

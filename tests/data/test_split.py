@@ -37,6 +37,19 @@ def test_documents_are_split_by_ratio_and_kept_together():
     assert docs == {"train": 800, "val": 100, "test": 100}
 
 
+@pytest.mark.parametrize("use_official", [True, False])
+def test_val_and_test_ratios_are_not_interchangeable(use_official):
+    # Asymmetric ratios: a val/test mix-up cannot hide behind equal shares.
+    examples = [ex(f"s:{d}:{k}", str(d)) for d in range(1000) for k in range(2)]
+    out, _ = assign_splits(examples, SplitConfig(train=0.6, val=0.1, test=0.3, use_official=use_official), seed=4)
+    docs = Counter(next(iter(s)) for s in _splits_of_docs(out).values())
+    assert docs == {"train": 600, "val": 100, "test": 300}
+    assert Counter(e.split for e in out) == {"train": 1200, "val": 200, "test": 600}
+    official = [ex(f"o:{d}", f"o{d}", source="official", split=("train", "val", "test")[d % 3]) for d in range(30)]
+    resplit, _ = assign_splits(official, SplitConfig(train=0.5, val=0.2, test=0.3, use_official=False), seed=0)
+    assert Counter(e.split for e in resplit) == {"train": 15, "val": 6, "test": 9}
+
+
 def test_splits_are_deterministic_per_seed():
     examples = [ex(f"s:{d}", str(d)) for d in range(200)]
     a, _ = assign_splits(examples, SplitConfig(), seed=7)

@@ -16,7 +16,7 @@ from odin.data.sources import synthetic_vocab as vocab
 from odin.errors import OdinError
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES
 from odin.format import parse, render
-from odin.schema import SyntheticSourceConfig
+from odin.data.sources.synthetic import SyntheticSourceConfig
 
 
 def _grounded(ex) -> None:

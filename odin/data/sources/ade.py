@@ -18,22 +18,36 @@ The .rel offsets count into a `PMID\\n\\nTitle\\n\\nAbstract` layout, not the se
 consistency (end - begin = length of the string); entities are found by searching the sentence.
 `include_negatives` adds the sentences of ADE-NEG.txt (or the Hub's classification config, label 0) as examples with
 an empty extraction.
+
+Local files (both layouts) are checked against the release before they are parsed (odin/data/release.py).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional
+from typing import Iterable, Optional
 
 from odin.data.example import Example, SourceResult
-from odin.data.sources import corpus_location
+from odin.data.release import Release, ReleaseCheck, ReleaseFile, SourceOrigin
+from odin.data.sources import CardFacts, Source, corpus_location
 from odin.errors import OdinError
 from odin.extraction import Entity, Extraction, Relation
 
-if TYPE_CHECKING:
-    from odin.schema import AdeSourceConfig
+
+@dataclass
+class AdeSourceConfig:
+    weight: float = 1.0  # sampling weight in a mix: 0 drops the source, 0.5 keeps half of it, 2 repeats it
+    cap: Optional[int] = None  # at most this many training examples from the source
+    path: Optional[str] = None  # folder with DRUG-AE.rel (and ADE-NEG.txt), or a Parquet export; None: the Hub
+    hub_id: str = "ade-benchmark-corpus/ade_corpus_v2"
+    hub_config: str = "Ade_corpus_v2_drug_ade_relation"
+    include_negatives: bool = False  # add ADE-NEG.txt sentences as examples with an empty extraction
+    # Read local files that differ from the release (a warning, and the dataset card says so) instead of stopping.
+    allow_modified: bool = False
+
 
 REL_FILE = "DRUG-AE.rel"
 NEG_FILE = "ADE-NEG.txt"
@@ -44,14 +58,29 @@ DROP_NEG_DUPLICATE = "ADE negative sentence listed twice"
 
 Pair = tuple[str, str, str]  # (drug, effect, where): `where` names the line or row, for error messages
 
+# The original files (trunghlt/AdverseDrugReaction, 2016) and the Hugging Face dataset's Parquet export, whose files
+# are named by <config>/<file> inside the export. Sentences are counted as odin reads them: distinct (PMID, sentence)
+# pairs in the .rel/.txt files, distinct sentence strings in the export (label 0 only, for the negatives).
+RELEASE = Release("ADE Corpus V2", (
+    ReleaseFile(REL_FILE, 1_423_024, "542cdc483ccc94927762eaf2c9a8ecac49a6c10037dda2895be6a6e20160f75a", 4_272,
+                "sentences"),
+    ReleaseFile(NEG_FILE, 2_308_469, "8f506c159042ce354fbf26981dc39971dde8f09b1158d94106eab1e516e53fcf", 16_688,
+                "sentences"),
+    ReleaseFile("Ade_corpus_v2_drug_ade_relation/train-00000-of-00001.parquet", 491_362,
+                "f7c34957a1d9e7c0977df67d490d60422937ecd027336b40b92c419708b038b7", 4_271, "sentences"),
+    ReleaseFile(f"{HF_NEGATIVES_CONFIG}/train-00000-of-00001.parquet", 1_706_476,
+                "599e7777b35170c40a7d4cdf5cbb1941fad7d6565f1bd7182b2bf271d30379f5", 16_625, "negative sentences"),
+))
+
 
 def load(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
     found = corpus_location("ade", cfg.path, raw_data_dir)
     if found is None:
         return _load_hub(cfg)
     location, key = found
+    check = ReleaseCheck("ade", RELEASE, cfg.allow_modified)
     if (location / REL_FILE).is_file():
-        return load_rel_folder(location, cfg.include_negatives)
+        return load_rel_folder(location, cfg.include_negatives, check)
     parquet = _parquet_files(location, cfg.hub_config)
     if not parquet:
         raise OdinError(
@@ -66,16 +95,35 @@ def load(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
                 f"data.sources.ade.include_negatives=true needs the {HF_NEGATIVES_CONFIG} export beside "
                 f"{parquet[0].parent}; add it, or set include_negatives=false"
             )
-        negatives = _read_parquet(negatives)
-    return examples_from_hf(_read_parquet(parquet), negatives, str(parquet[0].parent))
+    for f in parquet + (negatives or []):
+        check.file(f, _export_name(f))
+    origin = str(parquet[0].parent)
+    groups = hf_positives(_read_parquet(parquet), origin)
+    if len(parquet) == 1:
+        check.documents(parquet[0], _export_name(parquet[0]), len(groups))
+    dropped: Counter = Counter()
+    negative_texts = None
+    if negatives:
+        negative_texts = hf_negatives(_read_parquet(negatives), origin, dropped)
+        if len(negatives) == 1:
+            check.documents(negatives[0], _export_name(negatives[0]), len(negative_texts))
+    result = examples_from_hf(groups, negative_texts, dropped)
+    result.origin = check.record
+    return result
+
+
+def _export_name(path: Path) -> str:
+    return f"{path.parent.name}/{path.name}"
 
 
 # ---------------------------------------------------------------------------------------------- original files
 
 
-def load_rel_folder(folder: Path, include_negatives: bool) -> SourceResult:
+def load_rel_folder(folder: Path, include_negatives: bool, check: ReleaseCheck) -> SourceResult:
     dropped: Counter = Counter()
+    check.file(folder / REL_FILE, REL_FILE)
     groups = read_rel(folder / REL_FILE)
+    check.documents(folder / REL_FILE, REL_FILE, len(groups))
     examples, per_pmid = [], Counter()
     for (pmid, sentence), pairs in groups.items():
         examples.append(sentence_example(f"ade:{pmid}:{per_pmid[pmid]}", pmid, sentence, pairs, dropped))
@@ -87,9 +135,11 @@ def load_rel_folder(folder: Path, include_negatives: bool) -> SourceResult:
                 f"data.sources.ade.include_negatives=true needs {path}; add it or set include_negatives=false"
             )
         positives = {sentence for _, sentence in groups}
+        check.file(path, NEG_FILE)
         negatives = read_neg(path, dropped)
+        check.documents(path, NEG_FILE, len(negatives))
         examples += _negative_examples(negatives, positives, dropped, by_pmid=True)
-    return SourceResult(examples, dropped)
+    return SourceResult(examples, dropped, check.record)
 
 
 def read_rel(path: Path) -> dict[tuple[str, str], list[Pair]]:
@@ -144,9 +194,15 @@ def _lines(path: Path) -> Iterable[tuple[int, str]]:
 
 
 def _load_hub(cfg: AdeSourceConfig) -> SourceResult:
-    positives = _hub_dataset(cfg.hub_id, cfg.hub_config)
-    negatives = _hub_dataset(cfg.hub_id, HF_NEGATIVES_CONFIG) if cfg.include_negatives else None
-    return examples_from_hf(positives, negatives, f"{cfg.hub_id} ({cfg.hub_config})")
+    origin = f"{cfg.hub_id} ({cfg.hub_config})"
+    groups = hf_positives(_hub_dataset(cfg.hub_id, cfg.hub_config), origin)
+    dropped: Counter = Counter()
+    negatives = None
+    if cfg.include_negatives:
+        negatives = hf_negatives(_hub_dataset(cfg.hub_id, HF_NEGATIVES_CONFIG), origin, dropped)
+    result = examples_from_hf(groups, negatives, dropped)
+    result.origin = SourceOrigin(f"the Hugging Face Hub: {origin}")
+    return result
 
 
 def _hub_dataset(hub_id: str, config: str):
@@ -171,36 +227,50 @@ def _parquet_files(location: Path, config: str) -> list[Path]:
 def _read_parquet(files: list[Path]):
     import datasets
 
-    return datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
+    try:
+        return datasets.load_dataset("parquet", data_files=[str(f) for f in files], split="train")
+    except Exception as err:  # pyarrow and datasets raise many types for a damaged file; all mean the same here
+        raise OdinError(f"{', '.join(map(str, files))}: not a readable Parquet export ({type(err).__name__}: {err})"
+                        ) from err
 
 
-def examples_from_hf(positives, negatives, origin: str) -> SourceResult:
-    """Examples from the Hugging Face dataset (`text`, `drug`, `effect` columns; negatives: `text`, `label`)."""
+def hf_positives(positives, origin: str) -> dict[str, list[Pair]]:
+    """The relation rows of the Hugging Face dataset (`text`, `drug`, `effect` columns) grouped by sentence."""
     missing = {"text", "drug", "effect"} - set(positives.column_names)
     if missing:
         raise OdinError(f"{origin}: columns {sorted(missing)} missing; got {positives.column_names}")
-    dropped: Counter = Counter()
     cols = positives.select_columns(["text", "drug", "effect"]).to_dict()
     groups: dict[str, list[Pair]] = {}
     for row, (text, drug, effect) in enumerate(zip(cols["text"], cols["drug"], cols["effect"])):
         if not (text and drug and effect):
             raise OdinError(f"{origin}, row {row}: empty text, drug or effect")
         groups.setdefault(text, []).append((drug, effect, f"{origin}, row {row}"))
+    return groups
+
+
+def hf_negatives(negatives, origin: str, dropped: Counter) -> list[str]:
+    """The distinct Not-Related sentences (label 0) of the classification config, in row order."""
+    if "label" not in negatives.column_names or "text" not in negatives.column_names:
+        raise OdinError(f"{origin}: the negatives ({HF_NEGATIVES_CONFIG}) need 'text' and 'label' columns")
+    neg = negatives.select_columns(["text", "label"]).to_dict()
+    seen: dict[str, None] = {}
+    for text, label in zip(neg["text"], neg["label"]):
+        if label == 0:
+            if text in seen:
+                dropped[DROP_NEG_DUPLICATE] += 1
+            seen[text] = None
+    return list(seen)
+
+
+def examples_from_hf(groups: dict[str, list[Pair]], negatives: Optional[list[str]], dropped: Counter) -> SourceResult:
+    """Examples from the Hugging Face dataset: one per sentence, its doc_id a hash of the text (there is no PMID)."""
     examples = []
     for text, pairs in groups.items():
         doc_id = sentence_doc_id(text)
         examples.append(sentence_example(f"ade:{doc_id}", doc_id, text, pairs, dropped))
     if negatives is not None:
-        if "label" not in negatives.column_names or "text" not in negatives.column_names:
-            raise OdinError(f"{origin}: the negatives ({HF_NEGATIVES_CONFIG}) need 'text' and 'label' columns")
-        neg = negatives.select_columns(["text", "label"]).to_dict()
-        seen: dict[str, None] = {}
-        for text, label in zip(neg["text"], neg["label"]):
-            if label == 0:
-                if text in seen:
-                    dropped[DROP_NEG_DUPLICATE] += 1
-                seen[text] = None
-        examples += _negative_examples([(sentence_doc_id(t), t) for t in seen], set(groups), dropped, by_pmid=False)
+        examples += _negative_examples([(sentence_doc_id(t), t) for t in negatives], set(groups), dropped,
+                                       by_pmid=False)
     return SourceResult(examples, dropped)
 
 
@@ -247,3 +317,37 @@ def _negative_examples(negatives: list[tuple[str, str]], positives: set[str], dr
         per_doc[doc_id] += 1
         examples.append(Example(example_id, doc_id, sentence, Extraction(), "ade"))
     return examples
+
+
+def _check(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> None:
+    if corpus_location("ade", cfg.path, raw_data_dir) is None:
+        # No local files: the Hub it is. Asked once, in a few seconds, rather than after datasets' retries.
+        from odin.offline import require_hub
+
+        require_hub(f"The ADE corpus ({cfg.hub_id})",
+                    "Set paths.raw_data_dir=<folder holding ade/> (or the ODIN_RAW_DATA environment variable), or "
+                    "data.sources.ade.path=<folder with DRUG-AE.rel and ADE-NEG.txt>.")
+
+
+SOURCE = Source(
+    name="ade",
+    config=AdeSourceConfig,
+    load=load,
+    check=_check,
+    release=RELEASE,
+    card=CardFacts(
+        pretty_name="ADE Corpus V2",
+        license="unknown",
+        license_name=None,
+        terms="no licence stated by the corpus (its README only asks for a citation); the sentences come from "
+              "PubMed abstracts",
+        citation="Gurulingappa H, Rajput AM, Roberts A, Fluck J, Hofmann-Apitius M, Toldo L. Development of a "
+                 "benchmark corpus to support the automatic extraction of drug-related adverse effects from medical "
+                 "case reports. J Biomed Inform 2012;45(5):885-892. https://doi.org/10.1016/j.jbi.2012.04.008",
+        content="sentences from PubMed case reports, annotated with drugs and the adverse effects they caused",
+        mapping=lambda cfg: "drug -> Drug, adverse effect -> Symptom, every drug-effect pair of a sentence -> "
+                            "`drug causes effect`" + ("; ADE-NEG.txt sentences (no adverse effect) are examples "
+                                                      "with nothing to extract" if cfg.include_negatives else ""),
+        source_dataset="extended|ade-benchmark-corpus/ade_corpus_v2",
+    ),
+)

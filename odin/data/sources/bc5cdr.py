@@ -1,4 +1,4 @@
-"""BioCreative V CDR (BC5CDR): chemicals, diseases and chemical-induced-disease (CID) relations in 1,500 abstracts.
+"""BioCreative V CDR (BC5CDR): chemicals, diseases and chemical-induced-disease (CID) relations in PubMed abstracts.
 
 One example per abstract (text = title + " " + abstract), in the corpus' own split (Training / Development / Test ->
 train / val / test). Chemical -> Drug, Disease -> Disease, CID -> causes (chemical causes disease).
@@ -7,28 +7,49 @@ CID relations link MeSH concepts, not mentions, so each is written with the firs
 concepts. A composite mention ("ocular and auditory toxicity", D014786|D006311) stands for each of its IDs. What
 cannot be used is counted in `SourceResult.dropped`: relations whose concept no mention in the text carries, and
 mentions normalised to `-1` (kept as entities, but no relation can name them).
+
+The PubTator files are checked against the release (CDR.Corpus.v010516: sizes, sha256, 500 abstracts per split)
+before and after they are parsed (odin/data/release.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import Optional
 
 from odin.data.example import Example, SourceResult
 from odin.data.pubtator import Document, read_pubtator
-from odin.data.sources import corpus_location
+from odin.data.release import Release, ReleaseCheck, ReleaseFile
+from odin.data.sources import CardFacts, Source, corpus_location
 from odin.errors import OdinError
 from odin.extraction import Entity, Extraction, Relation
 
-if TYPE_CHECKING:
-    from odin.schema import Bc5cdrSourceConfig
+
+@dataclass
+class Bc5cdrSourceConfig:
+    weight: float = 1.0
+    cap: Optional[int] = None
+    path: Optional[str] = None  # folder with CDR_{Training,Development,Test}Set.PubTator.txt
+    hub_id: str = "bigbio/bc5cdr"
+    # Read files that differ from the release (a warning, and the dataset card says so) instead of stopping.
+    allow_modified: bool = False
+
 
 FILES = {
     "train": "CDR_TrainingSet.PubTator.txt",
     "val": "CDR_DevelopmentSet.PubTator.txt",
     "test": "CDR_TestSet.PubTator.txt",
 }
+RELEASE = Release("CDR.Corpus.v010516", (
+    ReleaseFile(FILES["train"], 1_129_998, "7afcec134e3d4871e74b0398d92850d3c9ac94c0bdc780003f2d60184c012bd8", 500,
+                "abstracts"),
+    ReleaseFile(FILES["val"], 1_127_990, "9e18d8e700168887a7919e62f67ac2ce2357e3f409a48ee992906abdd80fe3e5", 500,
+                "abstracts"),
+    ReleaseFile(FILES["test"], 1_168_687, "a3c48d5f35bdfce20c2371778abedc9fd24d1da092207072e5181ad53c8d0e2f", 500,
+                "abstracts"),
+))
 ENTITY_TYPES = {"Chemical": "Drug", "Disease": "Disease"}
 
 DROP_UNNORMALISED = "BC5CDR mention with MeSH ID -1: kept as an entity, no relation can name it"
@@ -38,14 +59,18 @@ DROP_DUPLICATE = "BC5CDR CID relation identical to another once written with men
 
 def load(cfg: Bc5cdrSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
     folder = _folder(cfg, raw_data_dir)
+    check = ReleaseCheck("bc5cdr", RELEASE, cfg.allow_modified)
     examples: list[Example] = []
     dropped: Counter = Counter()
     for split, name in FILES.items():
         path = folder / name
         if not path.is_file():
             raise OdinError(f"BC5CDR file {path} not found; the folder needs {', '.join(FILES.values())}")
-        examples += [document_example(doc, split, dropped) for doc in read_pubtator(path, id_separator="|")]
-    return SourceResult(examples, dropped)
+        check.file(path, name)
+        docs = read_pubtator(path, id_separator="|")
+        check.documents(path, name, len(docs))
+        examples += [document_example(doc, split, dropped) for doc in docs]
+    return SourceResult(examples, dropped, check.record)
 
 
 def document_example(doc: Document, split: Optional[str], dropped: Counter) -> Example:
@@ -86,3 +111,25 @@ def _folder(cfg: Bc5cdrSourceConfig, raw_data_dir: Optional[str]) -> Path:
     if not folder.is_dir():
         raise OdinError(f"BC5CDR location {folder} (from {key}) is not a folder; point {key} at the folder of corpus files")
     return folder
+
+
+SOURCE = Source(
+    name="bc5cdr",
+    config=Bc5cdrSourceConfig,
+    load=load,
+    check=lambda cfg, raw_data_dir: _folder(cfg, raw_data_dir),
+    release=RELEASE,
+    card=CardFacts(
+        pretty_name="BioCreative V CDR",
+        license="other",
+        license_name="public-domain",
+        terms="public domain (NCBI, a United States Government Work: no restriction on use or reproduction)",
+        citation="Li J, Sun Y, Johnson RJ, Sciaky D, Wei CH, Leaman R, Davis AP, Mattingly CJ, Wiegers TC, Lu Z. "
+                 "BioCreative V CDR task corpus: a resource for chemical disease relation extraction. Database "
+                 "2016:baw068. https://doi.org/10.1093/database/baw068",
+        content="PubMed abstracts annotated with chemicals, diseases and chemical-induced-disease (CID) relations",
+        mapping="Chemical -> Drug, Disease -> Disease, CID (chemical-induced disease) -> causes, written with the "
+                "first mention of each of the two concepts",
+        source_dataset="extended|bigbio/bc5cdr",
+    ),
+)
