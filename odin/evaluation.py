@@ -22,6 +22,8 @@ from odin.extraction import Extraction, fold_text
 from odin.format import ParseResult, parse
 from odin.metrics import DEFINITIONS, Scores, score
 
+RESULTS_FILE = "evaluation_results.json"  # in the run directory of task=eval and task=pipeline
+
 ERROR_CATEGORIES: tuple[str, ...] = (
     "hallucinated_entity",
     "missed_entity",

@@ -3,6 +3,8 @@
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from odin.extraction import Entity, Extraction, Relation
 from odin.metrics import DEFINITIONS, HEADLINE_METRICS, PRF, Counts, prf, score
@@ -164,3 +166,22 @@ def test_prf_edge_cases():
 def test_mismatched_lengths_raise():
     with pytest.raises(ValueError, match="one prediction per gold"):
         score([Extraction()], [])
+
+
+_entities = st.lists(st.tuples(st.sampled_from("abcd"), st.sampled_from([D, S, "Disease"])), max_size=4)
+_relations = st.lists(st.tuples(st.sampled_from("ab"), st.sampled_from(["causes", "treats"]), st.sampled_from("cd")),
+                      max_size=3)
+_extractions = st.builds(ex, _entities, _relations)
+
+
+@given(st.lists(st.tuples(_extractions, _extractions), min_size=1, max_size=6))
+@settings(max_examples=100, deadline=None)
+def test_swapping_gold_and_prediction_swaps_precision_and_recall(pairs):
+    golds, preds = [g for g, _ in pairs], [p for _, p in pairs]
+    forward, backward = score(golds, preds), score(preds, golds)
+    for a, b in ((forward.entities, backward.entities), (forward.relations, backward.relations)):
+        for avg in ("micro", "macro", "example_avg"):
+            x, y = getattr(a, avg), getattr(b, avg)
+            assert (x.precision, x.recall) == pytest.approx((y.recall, y.precision)), avg
+            assert x.f1 == pytest.approx(y.f1), avg
+            assert 0.0 <= min(x.precision, x.recall, x.f1) and max(x.precision, x.recall, x.f1) <= 1.0
