@@ -57,7 +57,8 @@ TASKS: dict[str, TaskSpec] = {
                          "register a run's adapter in the MLflow registry; move `champion` if it wins", tracked=False),
     "backfill": TaskSpec("odin.tasks.backfill", "log earlier runs' results to MLflow (idempotent)", tracked=False),
     "publish": TaskSpec(None, "push the adapter, model card and dataset card to the Hugging Face Hub"),
-    "compare": TaskSpec(None, "compare runs side by side"),
+    "compare": TaskSpec("odin.tasks.compare", "compare runs side by side: the keys that differ, metrics with "
+                        "bootstrap CIs, paired differences, plots"),
 }
 
 FAILURE_FILE = "failure.json"

@@ -21,7 +21,9 @@ from typing import Sequence
 
 from odin.extraction import Extraction, fold_text
 from odin.format import ParseResult, parse
-from odin.metrics import Scores, score
+from odin.metrics import DEFINITIONS, Scores, score
+
+RESULTS_FILE = "evaluation_results.json"  # in the run directory of task=eval and task=pipeline
 
 ERROR_CATEGORIES: tuple[str, ...] = (
     "hallucinated_entity",
@@ -134,6 +136,7 @@ def build_results(scores: Scores, examples: list[dict], *, model_dir: str | None
         "split": split,
         "num_examples": n,
         "metrics": scores.headline(),
+        "definitions": dict(DEFINITIONS),
         "scores": scores.to_dict(),
         "error_counts": error_counts(examples),
         "timing": {"generation_s": round(generation_s, 3),
@@ -160,8 +163,13 @@ def write_results(results: dict, path: Path) -> Path:
     return path
 
 
+# How the summary table names each average (odin/metrics.py defines them).
+AVERAGE_LABELS = {"micro": "micro", "macro": "macro (over types)", "example_avg": "average over examples"}
+
+
 def summary_tables(results: dict) -> list:
-    """Rich tables: P/R/F1 (micro and macro) with TP/FP/FN for entities and relations, then the error counts."""
+    """Rich tables: P/R/F1 (micro, macro over types, average over examples) with TP/FP/FN for entities and relations,
+    then the error counts."""
     from rich.table import Table
 
     s = results["scores"]
@@ -173,12 +181,12 @@ def summary_tables(results: dict) -> list:
     for name in ("entities", "relations"):
         t = s[name]
         c = t["counts"]
-        for avg in ("micro", "macro"):
+        for avg, label in AVERAGE_LABELS.items():
             prf = t[avg]
             counts = (str(c["tp"]), str(c["fp"]), str(c["fn"])) if avg == "micro" else ("", "", "")
-            table.add_row(name.capitalize() if avg == "micro" else "", avg,
+            table.add_row(name.capitalize() if avg == "micro" else "", label,
                           *(f"{prf[k]:.3f}" for k in ("precision", "recall", "f1")), *counts,
-                          end_section=avg == "macro")
+                          end_section=avg == "example_avg")
     grounding = s.get("grounding_rate")
     table.caption = f"grounding rate {grounding:.3f}" if isinstance(grounding, float) else None
     if results.get("timing", {}).get("examples_per_s"):

@@ -1,8 +1,17 @@
 """Entity and relation scores from pairs of (gold, predicted) extractions.
 
 Matching is case-insensitive exact match on (text, type) for entities and (head, relation, tail) for relations, as the
-project has always scored. Micro scores pool TP/FP/FN over all examples; macro scores average per-example P/R/F1
-(an example with nothing gold and nothing predicted counts as perfect, since the model was right to say nothing).
+project has always scored. Three averages, named so they cannot be confused (DEFINITIONS says the same in the results
+file):
+
+- micro (`entity_f1`, the headline): TP/FP/FN pooled over all examples, then P/R/F1.
+- macro (`entity_f1_macro`): P/R/F1 of each type, averaged over the types seen in gold or predictions; the usual NER
+  meaning of "macro", where a rare type weighs as much as a common one.
+- example_avg (`entity_f1_example_avg`): P/R/F1 of each example, averaged over examples. The original project called
+  this "macro"; an example with nothing gold and nothing predicted counts as perfect (the model was right to say
+  nothing).
+
+A prediction of nothing where gold has something scores precision 0, not 1: saying nothing is not being precise.
 """
 
 from __future__ import annotations
@@ -48,12 +57,27 @@ def count(gold: Iterable, pred: Iterable) -> Counts:
     return Counts(tp=len(g & p), fp=len(p - g), fn=len(g - p))
 
 
+DEFINITIONS: dict[str, str] = {
+    "micro": "TP/FP/FN pooled over all examples, then P/R/F1; the headline entity_f1, relation_f1 and their P/R",
+    "macro": "P/R/F1 of each type (those seen in gold or predictions), averaged over types: *_macro",
+    "example_avg": "P/R/F1 of each example, averaged over examples (the original project's 'macro'; an example "
+                   "with nothing gold and nothing predicted scores 1.0): *_example_avg",
+}
+
+
+def _mean(scores: Sequence[PRF], empty: float) -> PRF:
+    if not scores:
+        return PRF(empty, empty, empty)
+    return PRF(*(sum(getattr(s, a) for s in scores) / len(scores) for a in ("precision", "recall", "f1")))
+
+
 @dataclass
 class TaskScores:
-    """Scores for one task (entities or relations) over a corpus."""
+    """Scores for one task (entities or relations) over a corpus; the module docstring defines the three averages."""
 
     micro: PRF
     macro: PRF
+    example_avg: PRF
     counts: Counts
     per_type: dict[str, dict] = field(default_factory=dict)
 
@@ -71,15 +95,16 @@ def _score_task(pairs: Sequence[tuple[set, set]], types: Sequence[str], type_of)
         per_example.append(prf(c))
         for t in types:
             per_type[t] += count((k for k in gold if type_of(k) == t), (k for k in pred if type_of(k) == t))
-    n = len(per_example)
-    macro = PRF(*(sum(getattr(s, a) for s in per_example) / n if n else 0.0 for a in ("precision", "recall", "f1")))
+    # Only types seen in gold or predictions: an absent type would otherwise add a perfect, meaningless 1.0.
+    seen = {t: c for t, c in per_type.items() if c.tp + c.fp + c.fn}
+    micro = prf(total)
     return TaskScores(
-        micro=prf(total),
-        macro=macro,
+        micro=micro,
+        # No type seen at all means nothing gold and nothing predicted: as perfect as micro says it is.
+        macro=_mean([prf(c) for c in seen.values()], empty=micro.f1),
+        example_avg=_mean(per_example, empty=0.0),
         counts=total,
-        # Only types seen in gold or predictions: an absent type would otherwise show a perfect, meaningless 1.0.
-        per_type={t: {**asdict(prf(c)), **asdict(c), "support": c.tp + c.fn}
-                  for t, c in per_type.items() if c.tp + c.fp + c.fn},
+        per_type={t: {**asdict(prf(c)), **asdict(c), "support": c.tp + c.fn} for t, c in seen.items()},
     )
 
 
@@ -99,18 +124,19 @@ class Scores:
         }
 
     def headline(self) -> dict[str, float]:
-        """The flat metrics a sweeper optimizes and a tracker logs."""
-        return {
-            "entity_f1": self.entities.micro.f1,
-            "entity_precision": self.entities.micro.precision,
-            "entity_recall": self.entities.micro.recall,
-            "relation_f1": self.relations.micro.f1,
-            "relation_precision": self.relations.micro.precision,
-            "relation_recall": self.relations.micro.recall,
-            "entity_f1_macro": self.entities.macro.f1,
-            "relation_f1_macro": self.relations.macro.f1,
-            "grounding_rate": self.grounding_rate,
-        }
+        """The flat metrics a sweeper optimizes and a tracker logs, named as HEADLINE_METRICS lists them."""
+        out = {f"{task}_{name}{suffix}": getattr(getattr(getattr(self, attr), avg), name)
+               for task, attr in (("entity", "entities"), ("relation", "relations"))
+               for avg, suffix in _AVERAGE_SUFFIX.items() for name in ("f1", "precision", "recall")}
+        return {**out, "grounding_rate": self.grounding_rate}
+
+
+# Metric names carry their average: `entity_f1` is micro, `entity_f1_macro` over types, `entity_f1_example_avg`
+# over examples.
+_AVERAGE_SUFFIX = {"micro": "", "macro": "_macro", "example_avg": "_example_avg"}
+HEADLINE_METRICS: tuple[str, ...] = tuple(
+    f"{task}_{name}{suffix}" for task in ("entity", "relation") for suffix in _AVERAGE_SUFFIX.values()
+    for name in ("f1", "precision", "recall")) + ("grounding_rate",)
 
 
 def grounding_rate(preds: Sequence[Extraction], inputs: Sequence[str]) -> float:

@@ -171,6 +171,23 @@ class PredictConfig:
 
 
 @dataclass
+class CompareConfig:
+    """task=compare: runs side by side, with bootstrap intervals (odin/compare.py). Give runs or sweep, not both."""
+
+    runs: List[str] = field(default_factory=list)  # run directories, e.g. [outputs/2026-11-25/10-00-00_pipeline, ...]
+    sweep: Optional[str] = None  # a multirun directory (multirun/<date>/<time>): every job under it
+    # A run each run is paired against (paired bootstrap on the same test examples); added as a row when not among
+    # the runs. None: intervals of each run only.
+    reference: Optional[str] = None
+    resamples: int = 1000  # bootstrap resamples; at least 1,000 (fewer leave too few values in the tails)
+    seed: int = 42  # of the bootstrap draws: the same seed gives the same intervals
+    confidence: float = 0.95  # level of every interval
+    # Metrics plotted against each swept parameter (names as in evaluation_results.json's metrics, or examples_per_s)
+    plot_metrics: List[str] = field(default_factory=lambda: ["entity_f1", "relation_f1", "entity_f1_macro",
+                                                             "relation_f1_macro", "grounding_rate", "examples_per_s"])
+
+
+@dataclass
 class TrackingConfig:
     backend: TrackingBackend = TrackingBackend.none
     # Where runs are logged: an MLflow tracking URI (http://host:5000, sqlite:///path/mlflow.db, databricks, ...).
@@ -232,6 +249,7 @@ class OdinConfig:
     predict: PredictConfig = field(default_factory=PredictConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
+    compare: CompareConfig = field(default_factory=CompareConfig)
     # The metric the entrypoint returns to a sweeper (higher is better).
     optimized_metric: str = "relation_f1"
 

@@ -1,8 +1,9 @@
 """The end of a multirun, as a Hydra callback (conf/hydra/default.yaml): what its jobs did, and the exit status.
 
 Jobs never stop a sweep (odin/app.py records a failed job in its directory and returns). Here, after the last job,
-the sweep's job directories are read back: failures are listed with their reasons, counted for the exit status, and
-with tracking on the sweep's parent MLflow run (created at the start, every job's run nested under it) is closed.
+the sweep's job directories are read back: failures are listed with their reasons and counted for the exit status,
+task=compare's table, CSV and plots are written into the sweep dir, and with tracking on they are logged to the
+sweep's parent MLflow run (created at the start, every job's run nested under it), which is then closed.
 Jobs may have run in other processes or on other machines (joblib, submitit): everything is read from the files.
 """
 
@@ -16,13 +17,6 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 log = logging.getLogger(__name__)
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    """The job directories of a sweep (each holds the .hydra/ folder Hydra writes for a job), in job order."""
-    jobs = [p.parent.parent for p in Path(sweep_dir).glob("*/.hydra/config.yaml")]
-    return sorted(jobs, key=lambda p: (int(p.name.split("_", 1)[0]) if p.name.split("_", 1)[0].isdigit() else 1e9,
-                                       p.name))
 
 
 class SweepSummary(Callback):
@@ -39,9 +33,10 @@ class SweepSummary(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from odin.app import note_failures, read_failure
+        from odin.compare import find_job_dirs
 
         sweep = Path(str(config.hydra.sweep.dir))
-        jobs = job_dirs(sweep)
+        jobs = find_job_dirs(sweep) if sweep.is_dir() else []
         failed = {job: read_failure(job) for job in jobs}
         failed = {job: f for job, f in failed.items() if f is not None}
         note_failures([str(job) for job in failed])
@@ -51,10 +46,22 @@ class SweepSummary(Callback):
                 log.error("  %s: %s: %s", job.name, failure.get("error_type"), failure.get("message"))
         else:
             log.info("All %d jobs of %s finished", len(jobs), sweep)
+        summary = _compare(config, jobs, sweep) if jobs else []
         if str(config.tracking.backend) == "mlflow":
             from odin.tracking.mlflow_tracker import end_sweep_run
 
             try:
-                end_sweep_run(config, sweep, len(failed), [])
+                end_sweep_run(config, sweep, len(failed), summary)
             except Exception as err:  # the summary must not fail the sweep after its jobs ran
                 log.warning("Could not close the sweep's MLflow run: %s", err)
+
+
+def _compare(config: DictConfig, jobs: list[Path], sweep: Path) -> list[Path]:
+    """task=compare over the sweep's jobs, written into the sweep dir (compare.md, compare.csv, the plots)."""
+    from odin.tasks.compare import compare
+
+    try:
+        return compare(config, jobs, sweep)
+    except Exception as err:  # the summary must not fail the sweep after its jobs ran
+        log.warning("Could not compare the sweep's jobs: %s", err)
+        return []

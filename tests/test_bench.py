@@ -38,3 +38,10 @@ def test_train_step_profile_times_steps_of_each_variant(tmp_path):
     assert [(r["label"], r["rows_per_step"]) for r in rows] == [("b2", 2), ("b4", 4)]
     assert all(r["s_per_step"] > 0 and r["projected_train_s"] > 0 for r in rows)
     assert rows[0]["steps_per_3_epochs"] == 18 and rows[1]["steps_per_3_epochs"] == 9
+
+
+def test_bootstrap_speed_times_the_statistics_of_a_comparison():
+    [row] = bench("bootstrap_speed.py", "--runs", "3", "--examples", "20", "--repeat", "1")
+    assert (row["runs"], row["examples"], row["resamples"], row["paired"]) == (3, 20, 1000, 2)
+    assert row["files"] == ["compare.md", "compare.csv", "compare_lora.r.png"]
+    assert 0 < row["bootstrap_s"] and 0 < row["read_s"] and 0 < row["compare_s"] and 0 < row["outputs_s"]

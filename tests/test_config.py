@@ -151,6 +151,7 @@ def test_cli_prints_an_experiment_config():
     ("training.epochs=three", "training.epochs"),
     ("model.backend=tpu", "model.backend"),
     ("task=trian", "task"),
+    ("compare.resampels=2000", "compare.resampels"),
 ])
 def test_bad_override_fails_naming_the_key(override, names):
     res = odin(override, "--cfg", "job")

@@ -95,7 +95,11 @@ def test_scores_and_error_counts_over_a_set():
     assert (scores.entities.counts.tp, scores.entities.counts.fp, scores.entities.counts.fn) == (3, 1, 1)
     assert (scores.relations.counts.tp, scores.relations.counts.fp, scores.relations.counts.fn) == (1, 1, 1)
     assert scores.entities.micro.f1 == pytest.approx(0.75)
-    assert scores.relations.macro.f1 == pytest.approx(0.5)  # mean of 1.0 and 0.0
+    assert scores.relations.example_avg.f1 == pytest.approx(0.5)  # mean of 1.0 and 0.0
+    # Over types: Drug P 2/3 R 1 (F1 0.8), Symptom 1.0, Disease missed (0): the macro average differs from the others.
+    assert scores.entities.macro.f1 == pytest.approx(0.6) and scores.entities.example_avg.f1 == pytest.approx(0.75)
+    assert scores.entities.macro.precision == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert scores.entities.macro.recall == pytest.approx((1 + 1 + 0) / 3)
     assert scores.grounding_rate == pytest.approx(3 / 4)  # insulin is not in the text
     counts = error_counts(examples)
     assert counts == {"hallucinated_entity": 1, "missed_entity": 1, "wrong_type": 0, "extra_entity": 0,
@@ -113,8 +117,12 @@ def test_results_file_has_every_field_and_no_nan(tmp_path):
     results = build_results(scores, examples, model_dir="/m", model_name="tiny", split="test", generation_s=2.0)
     results["scores"]["grounding_rate"] = math.nan
     written = json.loads(write_results(results, tmp_path / "r.json").read_text())
-    assert set(written) == {"model_dir", "model", "split", "num_examples", "metrics", "scores", "error_counts",
-                            "timing", "examples"}
+    assert set(written) == {"model_dir", "model", "split", "num_examples", "metrics", "definitions", "scores",
+                            "error_counts", "timing", "examples"}
+    assert "over types" in written["definitions"]["macro"] and "_example_avg" in written["definitions"]["example_avg"]
+    assert written["metrics"]["entity_f1_macro"] == pytest.approx(0.6)
+    assert written["metrics"]["entity_f1_example_avg"] == pytest.approx(0.75)
+    assert written["scores"]["entities"]["example_avg"]["f1"] == pytest.approx(0.75)
     assert written["timing"] == {"generation_s": 2.0, "examples_per_s": 1.0}
     assert written["scores"]["grounding_rate"] is None
     assert written["metrics"]["relation_f1"] == pytest.approx(0.5)
@@ -130,6 +138,10 @@ def test_summary_table_shows_both_tasks_and_the_errors():
         console.print(table)
     out = console.export_text()
     assert "Entities" in out and "Relations" in out and "0.750" in out and "hallucinated entity" in out
+    labels = [line.split("│")[2].strip() for line in out.splitlines() if line.count("│") > 4]
+    assert labels == ["micro", "macro (over types)", "average over examples"] * 2  # entities, then relations
+    entity_macro = next(line for line in out.splitlines() if "macro (over types)" in line)
+    assert "0.556 │ 0.667 │ 0.600" in entity_macro
     assert "grounding rate 0.750" in out
 
 
