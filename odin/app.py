@@ -23,10 +23,10 @@ TASKS = {
     "train": "odin.tasks.train",
     "eval": "odin.tasks.evaluate",
     "predict": "odin.tasks.predict",
+    "publish": "odin.tasks.publish",
 }
 # On the command line and in the schema, but not built yet: they fail loudly rather than pretend.
 PLANNED = {
-    "publish": "push the adapter, model card and dataset card to the Hugging Face Hub",
     "backfill": "log earlier versions' results to MLflow",
     "register": "register a run's model in the MLflow registry and move the `champion` alias",
     "compare": "compare runs side by side",
