@@ -226,6 +226,7 @@ class PredictConfig:
     model_dir: Optional[str] = None
 
 
+# A dataclass like the others, decorated below once its `from` field is added.
 class PublishConfig:
     """`task=publish`: push a trained adapter (what=model) or prepared splits (what=dataset) to the Hugging Face Hub.
 
