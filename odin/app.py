@@ -56,7 +56,8 @@ TASKS: dict[str, TaskSpec] = {
     "register": TaskSpec("odin.tasks.register",
                          "register a run's adapter in the MLflow registry; move `champion` if it wins", tracked=False),
     "backfill": TaskSpec("odin.tasks.backfill", "log earlier runs' results to MLflow (idempotent)", tracked=False),
-    "publish": TaskSpec(None, "push the adapter, model card and dataset card to the Hugging Face Hub"),
+    "publish": TaskSpec("odin.tasks.publish", "push an adapter with its model card, or the prepared data with its "
+                        "dataset card, to the Hugging Face Hub"),
     "compare": TaskSpec("odin.tasks.compare", "compare runs side by side: the keys that differ, metrics with "
                         "bootstrap CIs, paired differences, plots"),
 }

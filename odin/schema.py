@@ -39,6 +39,8 @@ Backend = _Choice("Backend", {v: v for v in ("auto", "hf", "unsloth")})
 DType = _Choice("DType", {v: v for v in ("auto", "bfloat16", "float16", "float32")})
 LongInputs = _Choice("LongInputs", {v: v for v in ("chunk", "drop")})
 TrackingBackend = _Choice("TrackingBackend", {v: v for v in ("none", "mlflow")})
+PublishWhat = _Choice("PublishWhat", {v: v for v in ("model", "dataset")})
+PublishFrom = _Choice("PublishFrom", {v: v for v in ("run_dir", "champion")})
 
 
 @dataclass
@@ -170,6 +172,36 @@ class PredictConfig:
     model_dir: Optional[str] = None
 
 
+# A dataclass like the others, decorated below once its `from` field is added.
+class PublishConfig:
+    """`task=publish`: push a trained adapter (what=model) or prepared splits (what=dataset) to the Hugging Face Hub.
+
+    There is deliberately no token key: the token comes from HF_TOKEN or the `hf auth login` cache, so it can never
+    land in Hydra's saved config.
+    """
+
+    what: Optional[PublishWhat] = None  # model | dataset
+    repo_id: Optional[str] = None  # "<user or org>/<name>"; a Llama-derived model needs "llama" in the name
+    run_dir: Optional[str] = None  # what=model: a training run directory (holds final_model/, evaluation_results.json)
+    checkpoint: Optional[str] = None  # what=model: publish <run_dir>/checkpoint-N instead of final_model/
+    merged: bool = False  # what=model: push <run_dir>/merged_model/ (full weights, on purpose) instead of the adapter
+    results_file: Optional[str] = None  # the scores for the card; default <run_dir>/evaluation_results.json
+    license: Optional[str] = None  # a Hub licence id overriding the base model's from odin's table
+    dataset_repo_id: Optional[str] = None  # what=model: the Hub dataset it was trained on, listed in the card
+    data_dir: Optional[str] = None  # what=dataset: a prepared data directory (<run>/data)
+    private: bool = False  # create the repo private; an existing public repo is refused rather than written to
+    revision: Optional[str] = None  # the branch to commit to, created from main when missing; None: main
+    commit_message: Optional[str] = None  # None: one naming the version (and its scores, for a model)
+    dry_run: bool = False  # write the files into <run>/publish/<what>/ and print them and the card; no network
+
+
+# `from` is a Python keyword, so it cannot be written as a field above; `publish.from` is what users type
+# (run_dir: publish.run_dir; champion: the registry's champion run, which needs tracking).
+PublishConfig.__annotations__["from"] = PublishFrom
+setattr(PublishConfig, "from", field(default=PublishFrom.run_dir, init=False, repr=False, compare=False))
+PublishConfig = dataclass(PublishConfig)
+
+
 @dataclass
 class CompareConfig:
     """task=compare: runs side by side, with bootstrap intervals (odin/compare.py). Give runs or sweep, not both."""
@@ -250,6 +282,7 @@ class OdinConfig:
     register: RegisterConfig = field(default_factory=RegisterConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
     # The metric the entrypoint returns to a sweeper (higher is better).
     optimized_metric: str = "relation_f1"
 

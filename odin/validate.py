@@ -81,8 +81,10 @@ def unknown_keys(node: DictConfig, schema, prefix: str = "") -> Iterator[str]:
         if f is None:
             close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
             hint = f"did you mean {prefix}{close[0]}? " if close else ""
+            secret = (" A token is never a setting (it would be saved in .hydra/config.yaml): set HF_TOKEN or run "
+                      "`hf auth login`.") if "token" in key.lower() else ""
             yield (f"{path} is not a setting odin knows ({hint}{schema.__name__} in odin/schema.py lists the valid "
-                   f"ones); it would be ignored, so the run stops here")
+                   f"ones); it would be ignored, so the run stops here.{secret}")
         elif nested is not None and isinstance(child, DictConfig):
             yield from unknown_keys(child, nested, f"{path}.")
 

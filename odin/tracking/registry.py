@@ -128,3 +128,47 @@ def _model_source(client, run, run_dir: Path | None) -> str:
             return f"runs:/{run.info.run_id}/final_model"
     raise OdinError(f"MLflow run {run.info.run_id} has no trained adapter (no final_model artifact, no local "
                     "final_model/ folder): only a run that trained a model can be registered")
+
+
+def champion_run_dir(cfg) -> Path:
+    """The local run directory of the registry's champion (publish.from=champion)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from odin.tracking.mlflow_tracker import connect
+
+    connect(str(cfg.tracking.uri), cfg.tracking)
+    client = mlflow.MlflowClient()
+    name, alias = str(cfg.tracking.registered_model_name), str(cfg.register.alias)
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException as err:
+        raise OdinError(f"The registry has no `{alias}` of {name} at {cfg.tracking.uri}: register a run first "
+                        "(task=register register.run_dir=<run>), or publish one with publish.run_dir=<run>") from err
+    run_dir = client.get_run(version.run_id).data.tags.get("odin.run_dir")
+    if not run_dir or not Path(run_dir).is_dir():
+        raise OdinError(f"The `{alias}` ({name} version {version.version}) was trained in {run_dir or 'a run'}, "
+                        "which is not on this machine: publish it from where it lies with publish.run_dir=<run>")
+    log.info("publish.from=champion: %s version %s, run directory %s", name, version.version, run_dir)
+    return Path(run_dir)
+
+
+def tag_published(cfg, run_dir: Path, tags: Mapping[str, str]) -> None:
+    """Put the Hub URL and commit on every registered version trained in `run_dir` (a failure is a warning: the
+    upload itself has succeeded)."""
+    import mlflow
+
+    from odin.tracking import run_key
+    from odin.tracking.mlflow_tracker import connect
+
+    try:
+        experiment_id = connect(str(cfg.tracking.uri), cfg.tracking)
+        client = mlflow.MlflowClient()
+        runs = client.search_runs([experiment_id], filter_string=f"tags.`odin.run_key` = '{run_key(run_dir)}'")
+        for run in runs:
+            for version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
+                for key, value in tags.items():
+                    client.set_model_version_tag(version.name, version.version, f"odin.{key}", value)
+                log.info("Tagged %s version %s with the Hub commit", version.name, version.version)
+    except Exception as err:  # the upload is done; the registry can be tagged later by hand
+        log.warning("Could not tag the registered versions of %s with the Hub commit: %s", run_dir, err)

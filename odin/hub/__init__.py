@@ -1,0 +1,11 @@
+"""Publishing to the Hugging Face Hub: what a run directory holds, the model card, the dataset export, the upload.
+
+    run.py          a training run directory read for publishing (config, results, training data statistics)
+    model_files.py  which files of a model folder go up, and the refusal of full base weights
+    model_card.py   the model card (huggingface_hub's ModelCard/ModelCardData/EvalResult), licences, the Llama rule
+    dataset.py      prepared splits -> a DatasetDict written as Parquet, with the card `task=prepare` wrote
+    upload.py       the token, one commit through huggingface_hub's HfApi, the dry run
+
+`odin/tasks/publish.py` is the thin recipe over these. Nothing here changes or deletes a file it publishes from:
+generated files (the card, the Parquet splits) are written to a staging folder, or to `<run>/publish/` on a dry run.
+"""
