@@ -39,7 +39,7 @@ def split_stats(examples: list[Example], token_counts: list[int]) -> dict:
         "entities": _counts((e.type for ex in examples for e in ex.extraction.entities), ENTITY_TYPES),
         "relations": _counts((r.relation for ex in examples for r in ex.extraction.relations), RELATION_TYPES),
         "input_tokens": {**{f"p{q}": percentile(lengths, q) for q in PERCENTILES},
-                         "max": lengths[-1] if lengths else 0},
+                         "max": lengths[-1] if lengths else 0, "total": sum(lengths)},
     }
 
 
@@ -86,6 +86,7 @@ def rows(stats: dict) -> list[tuple[str, list[str]]]:
     out += [row(f"entities: {t}", lambda s, t=t: s["entities"][t]) for t in ENTITY_TYPES]
     out += [row(f"relations: {t}", lambda s, t=t: s["relations"][t]) for t in RELATION_TYPES]
     out += [row(f"input tokens {k}", lambda s, k=k: s["input_tokens"][k]) for k in ("p50", "p90", "p99", "max")]
+    out += [row("input tokens in all", lambda s: s["input_tokens"].get("total", 0))]
     return out
 
 

@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 import uuid
 
 import pytest
 from mlflow import MlflowClient
 
-from conftest import TINY_RUN, free_port, odin_cli
+from conftest import REPO, TINY_RUN, free_port, odin_cli
 from odin.tracking import run_key
 
 PLANTED = "hf_PlantedSecretForTheTests0123456789abcdefXYZ"
@@ -28,7 +33,7 @@ def runs_with(client: MlflowClient, **tags) -> list:
 def tracked(mlflow_server, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tracked") / "run"
     res = odin_cli(*TINY_RUN, "version=vtest", f"tracking.uri={mlflow_server}", f"hydra.run.dir={run_dir}",
-                   env={"HF_TOKEN": PLANTED})
+                   "register.auto=true", "tracking.registered_model_name=odin-auto", env={"HF_TOKEN": PLANTED})
     assert res.returncode == 0, res.stderr[-4000:]
     client = MlflowClient(mlflow_server)
     (run,) = runs_with(client, odin__run_key=run_key(run_dir))
@@ -48,6 +53,7 @@ def test_a_tracked_run_has_its_params_metrics_by_step_artifacts_and_status(track
     assert params["training.max_steps"] == "4" and params["lora.r"] == "16" and params["model.source"] == "random"
     stats = json.loads((run_dir / "data" / "stats.json").read_text())
     assert params["dataset.train.examples"] == str(stats["splits"]["train"]["examples"])
+    assert params["dataset.test.input_tokens"] == str(stats["splits"]["test"]["input_tokens"]["total"])
 
     results = json.loads((run_dir / "evaluation_results.json").read_text())
     metrics = run.data.metrics
@@ -71,6 +77,13 @@ def test_a_tracked_run_has_its_params_metrics_by_step_artifacts_and_status(track
     assert paths("plots") == {"plots/per_type.png", "plots/errors.png"}
     assert "final_model/adapter_config.json" in paths("final_model")
     assert {"data/README.md", "data/stats.json"} <= paths("data")
+
+
+def test_register_auto_registers_the_pipeline_s_model(tracked):
+    _, client, run, res = tracked
+    version = client.get_model_version_by_alias("odin-auto", "champion")
+    assert version.run_id == run.info.run_id and version.source == f"runs:/{run.info.run_id}/final_model"
+    assert "is the first version with the alias" in version.tags["odin.champion_decision"]
 
 
 def test_a_planted_token_appears_in_no_param_tag_artifact_or_log(tracked, tmp_path):
@@ -208,3 +221,25 @@ def test_backfill_logs_what_is_missing_once(tracked, tmp_path):
     seed = next(r for k, r in by_key.items() if k.endswith("#evaluation_results.json"))
     assert seed.data.tags["odin.version"] == "v13" and seed.data.metrics["relation_f1"] == pytest.approx(0.842)
     assert seed.data.metrics["entity_f1_example_avg"] == pytest.approx(0.91)
+
+
+def test_ctrl_c_marks_the_tracked_run_killed_and_keeps_the_run_dir(tmp_path):
+    run_dir = tmp_path / "run"
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = subprocess.Popen([sys.executable, "-m", "odin", *TINY_RUN, "training.max_steps=2000",
+                             f"tracking.uri={store}", f"hydra.run.dir={run_dir}"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    log = run_dir / "pipeline.log"
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and "step 1/2000" in log.read_text()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-3000:]
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert json.loads((run_dir / "failure.json").read_text())["status"] == "KILLED"
+    assert list(run_dir.glob("checkpoint-*")) or (run_dir / "data" / "train.jsonl").exists()
+    client = MlflowClient(store)
+    (run,) = client.search_runs([client.get_experiment_by_name("odin").experiment_id])
+    assert run.info.status == "KILLED" and run.data.tags["odin.error_type"] == "KeyboardInterrupt"
