@@ -89,7 +89,9 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     """Evaluate `model_dir` (None: the base model) on `cfg.eval.split` of `data_dir`; results go to `run_dir`.
 
     Returns the headline metrics (entity_f1, relation_f1, ...), the values a sweeper and a tracker read.
+    In a distributed job each rank generates a shard of the examples; all answers are gathered, and rank 0 writes.
     """
+    from odin import distributed
     from odin.evaluation import build_results, print_summary, score_generations, write_results
     from odin.format import build_prompt
     from odin.inference import generate
@@ -104,13 +106,20 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     log.info("Evaluating on %d %s examples (batch size %d, at most %d new tokens)", len(records), cfg.eval.split,
              cfg.generation.batch_size, cfg.generation.max_new_tokens)
 
+    mine = distributed.shard(prompts)
+    if distributed.is_distributed():
+        log.info("%d ranks generate a shard each (this one %d examples)", distributed.world_size(), len(mine))
     _sync(model)
     start = time.perf_counter()
-    generations = generate(model, tokenizer, prompts, cfg.generation)
+    answers = generate(model, tokenizer, [prompts[i] for i in mine], cfg.generation,
+                       progress=distributed.is_main_process())
     _sync(model)
+    generations = distributed.gather_shards(len(prompts), mine, answers)  # waits for the slowest rank
     generation_s = time.perf_counter() - start
 
     scores, examples = score_generations(records, generations)
+    if not distributed.is_main_process():
+        return scores.headline()
     results = build_results(scores, examples, model_dir=str(model_dir) if model_dir is not None else None,
                             model_name=str(cfg.model.name), split=str(cfg.eval.split), generation_s=generation_s)
     results["provenance"] = provenance(cfg, examples, Path(data_dir))
