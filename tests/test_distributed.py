@@ -108,8 +108,10 @@ def test_only_rank_0_writes_the_config_and_the_log_file(monkeypatch):
 
 
 def test_a_task_that_runs_in_one_process_refuses_a_launcher(make_cfg, monkeypatch, capsys):
+    from odin import app
     from odin.app import run
 
+    monkeypatch.setattr(app, "_failures", set())
     cfg = make_cfg(["task=prepare", "tracking=none"])
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
