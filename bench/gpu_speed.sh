@@ -6,8 +6,9 @@
 #              the original recipe (2 x 8, padded) and 32 sentences per step (random order, padded)
 #     odin8b   odin's backends on the same model and data: the same recipes, odin's own, and the new switches
 #     smollm2  SmolLM2-135M (the packaged GGUF): step times of today's recipe against padding-free ones, then one
-#              whole `python -m odin +experiment=v16_smollm2_ade` run with the fastest switch (F1, train and
-#              generation time); peak memory of the 8B shape at small batches (the 24 GB question)
+#              whole `python -m odin +experiment=v16_smollm2_ade` run with padding-free flex batches (F1, train and
+#              generation time), its adapter evaluated again with generation.static_cache=true (time, identical
+#              answers); peak memory of the 8B shape at small batches (the 24 GB question)
 #     ddp      (2 GPUs) the 8B and SmolLM2 shapes on 1 GPU and under torchrun on 2; one `torchrun -m odin` and one
 #              `accelerate launch -m odin` run end to end
 # Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
@@ -99,6 +100,19 @@ section_smollm2() {
     [ -f "$f" ] && python3 -c "import json,sys; r=json.load(open('$f')); r.pop('examples', None);
 print(json.dumps(r)[:200000])" > "$out/smollm2.$(basename "$f")"
   done
+  # The same adapter evaluated again with generation.static_cache=true (decoding compiled): its time, and whether
+  # every answer is the one the growing cache gave.
+  run smollm2 python -m odin +experiment=v16_smollm2_ade tracking=none task=eval model.backend=hf \
+    data.prepared_dir=$data eval.model_dir=$runs/smol_pf/final_model generation.static_cache=true \
+    hydra.run.dir=$runs/smol_static
+  python3 -c "
+import json
+a, b = (json.load(open(f'$runs/{d}/evaluation_results.json')) for d in ('smol_pf', 'smol_static'))
+same = sum(x['generation'] == y['generation'] for x, y in zip(a['examples'], b['examples']))
+print(json.dumps({'label': 'static_cache_eval', 'examples': len(a['examples']), 'identical_answers': same,
+                  'generation_s_growing_cache': a['timing']['generation_s'],
+                  'generation_s_static_cache': b['timing']['generation_s'], 'metrics_static': b['metrics']}))
+" >> "$out/smollm2.jsonl" 2>> "$out/smollm2.log"
   # The 8B shape at small batches: peak memory for the 24 GB question (hf backend, checkpointing, random order).
   run smollm2 python bench/train_step_profile.py --data "$data" --warmup 1 --steps 3 \
     "mem_b1:model.backend=hf,$M8,training=default,training.per_device_batch_size=1,training.gradient_accumulation_steps=1" \

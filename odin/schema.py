@@ -163,6 +163,8 @@ class GenerationConfig:
     do_sample: bool = False
     repetition_penalty: float = bounded(1.0, gt=0)  # 1.0 = off. V1-V9 used 1.2; it stops the model copying entity text
     no_repeat_ngram_size: int = bounded(0, ge=0)  # 0 = off. V1-V9 used 3
+    # A fixed-size KV cache; on CUDA the decoding step is then compiled (CUDA graphs): odin/decode_speed.py
+    static_cache: bool = False
 
 
 @dataclass

@@ -92,6 +92,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     In a distributed job each rank generates a shard of the examples; all answers are gathered, and rank 0 writes.
     """
     from odin import distributed
+    from odin.decode_speed import prepare_decoding
     from odin.evaluation import build_results, print_summary, score_generations, write_results
     from odin.format import build_prompt
     from odin.inference import generate
@@ -102,6 +103,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     run_dir = Path(run_dir)
     records = load_eval_records(cfg, Path(data_dir))
     model, tokenizer = load_for_inference(cfg, model_dir, backend=backend)
+    prepare_decoding(model, cfg.generation, backend)
     prompts = [build_prompt(r["input"], r["instruction"]) for r in records]
     log.info("Evaluating on %d %s examples (batch size %d, at most %d new tokens)", len(records), cfg.eval.split,
              cfg.generation.batch_size, cfg.generation.max_new_tokens)
