@@ -31,6 +31,7 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
     import torch
 
     from odin.data.prepared import read_split
+    from odin.decode_speed import prepare_decoding
     from odin.format import build_prompt
     from odin.inference import generate_batch, generation_config
     from odin.modeling.adapter import load_for_inference
@@ -42,6 +43,7 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
     records = read_split(data_dir, "test")[:examples]
     prompts = [build_prompt(r["input"], r["instruction"]) for r in records]
     model, tokenizer = load_for_inference(cfg, Path(adapter) if adapter else None)
+    prepare_decoding(model, cfg.generation, str(cfg.model.backend))  # generation.static_cache, as task=eval does
 
     def sync() -> None:
         if torch.cuda.is_available():

@@ -36,3 +36,23 @@ def import_unsloth_if_used(variants: list[str]) -> None:
 def print_profile(prof) -> None:
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25), flush=True)
     print(prof.key_averages().table(sort_by="self_device_time_total", row_limit=15), flush=True)
+
+
+def model_dir(overrides: list[str]) -> str:
+    """The model directory `python -m odin <overrides>` loads (a random model is built and cached first)."""
+    import tempfile
+
+    from odin.modeling.load import pretrained_dir
+
+    cfg = compose(overrides, Path(tempfile.mkdtemp(prefix="odin-model-dir-")))
+    return pretrained_dir(cfg.model, cfg.paths.cache_dir)
+
+
+if __name__ == "__main__":
+    # python bench/variants.py model-dir OVERRIDE ...: for the plain baselines, which take a model directory.
+    import sys
+
+    if sys.argv[1:2] != ["model-dir"]:
+        sys.exit("usage: python bench/variants.py model-dir OVERRIDE ...")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    print(model_dir(sys.argv[2:]))

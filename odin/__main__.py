@@ -18,7 +18,13 @@ def main(cfg: DictConfig) -> float | None:
 
 
 def cli() -> None:
+    from odin import distributed
+
+    if distributed.is_distributed():
+        # Started by torchrun / accelerate launch: the ranks agree on the run's start (its directory name) first.
+        distributed.start_stamp()
     main()
+    distributed.shutdown()
     from odin.app import exit_status
 
     # Failed jobs were recorded without stopping the process (a sweep goes on); the exit status still says so.

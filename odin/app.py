@@ -7,6 +7,9 @@
     opens the tracker (tracking=mlflow|none) around the task and closes it in `finally`
     runs the task: `run(ctx)` of odin/tasks/<module>.py, which returns its metrics
 
+Under torchrun (one process per GPU, odin/distributed.py) every rank runs this with the same config and run
+directory; rank 0 alone tracks the run and records a failure (the others get the no-op tracker and log theirs).
+
 A task that fails leaves `failure.json` in its run directory, its tracked run FAILED (KILLED on Ctrl-C) and one clear
 log line. Nothing here calls `sys.exit`: in a multirun the other jobs go on, and the process exits non-zero at the
 end (odin/__main__.py reads `exit_status()`).
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from odin.distributed import is_main_process, rank, world_size
 from odin.errors import NotImplementedTask, OdinError
 
 if TYPE_CHECKING:
@@ -44,14 +48,16 @@ class TaskSpec:
     summary: str  # one line, for --help and errors
     uses_model: bool = False  # loads a model: the backend is resolved and torch seeded first
     tracked: bool = True  # opens a tracked run (register and backfill work on the tracking store itself)
+    distributed: bool = False  # can run as one job over several processes (torchrun / accelerate launch)
 
 
 TASKS: dict[str, TaskSpec] = {
-    "pipeline": TaskSpec("odin.tasks.pipeline", "prepare -> train -> eval in one run directory (the default)", True),
+    "pipeline": TaskSpec("odin.tasks.pipeline", "prepare -> train -> eval in one run directory (the default)", True,
+                         distributed=True),
     "prepare": TaskSpec("odin.tasks.prepare", "raw corpora -> train/val/test splits, statistics, dataset card"),
-    "train": TaskSpec("odin.tasks.train", "fine-tune LoRA adapters on prepared data", True),
+    "train": TaskSpec("odin.tasks.train", "fine-tune LoRA adapters on prepared data", True, distributed=True),
     "eval": TaskSpec("odin.tasks.evaluate", "generate answers for a split, score them, write evaluation_results.json",
-                     True),
+                     True, distributed=True),
     "predict": TaskSpec("odin.tasks.predict", "run a trained model on new text, write JSONL", True, tracked=False),
     "register": TaskSpec("odin.tasks.register",
                          "register a run's adapter in the MLflow registry; move `champion` if it wins", tracked=False),
@@ -74,6 +80,8 @@ class RunContext:
     backend: str | None  # "hf" | "unsloth" for tasks that load a model, else None
     tracker: Tracker
     multirun: bool = False
+    # False on the other ranks of a torchrun job: they compute what rank 0 does, and rank 0 alone writes and tracks.
+    is_main_process: bool = True
     info: dict[str, Any] = field(default_factory=dict)  # what tasks hand each other within a run (e.g. data_dir)
 
 
@@ -102,6 +110,11 @@ def run(cfg: DictConfig) -> float | None:
         if spec.module is None:
             built = ", ".join(name for name, s in TASKS.items() if s.module)
             raise NotImplementedTask(f"task={task} ({spec.summary}) is not implemented yet. Built tasks: {built}.")
+        if world_size() > 1 and not spec.distributed:
+            several = ", ".join(f"task={name}" for name, s in TASKS.items() if s.distributed)
+            raise OdinError(f"task={task} runs in one process, and this one was started as rank {rank()} of "
+                            f"{world_size()} (torchrun / accelerate launch). Start it with `python -m odin task={task} "
+                            f"...`; {several} run over several processes.")
         backend = None
         if spec.uses_model:
             from odin.modeling.backends import resolve_backend
@@ -115,7 +128,8 @@ def run(cfg: DictConfig) -> float | None:
             _record_failure(run_dir, "FAILED", err)
         else:
             _failures.add(str(run_dir))
-            _discard_run_dir(run_dir, task)
+            if is_main_process():
+                _discard_run_dir(run_dir, task)
         _report(err, run_dir if multirun else None)
         return None
 
@@ -143,10 +157,14 @@ def run(cfg: DictConfig) -> float | None:
 def _run_task(cfg: DictConfig, spec: TaskSpec, run_dir: Path, backend: str | None, multirun: bool) -> dict[str, float]:
     from odin.tracking import open_tracker
 
+    # The same seed on every rank of a distributed job, as the trainer expects: identical LoRA initialization, and a
+    # data order that its sampler then splits between the ranks.
     seed_everything(int(cfg.seed), torch_too=spec.uses_model)
-    tracker = open_tracker(cfg, run_dir, backend=backend, enabled=spec.tracked)
+    main = is_main_process()
+    tracker = open_tracker(cfg, run_dir, backend=backend, enabled=spec.tracked and main)
     with tracker:
-        ctx = RunContext(cfg=cfg, run_dir=run_dir, backend=backend, tracker=tracker, multirun=multirun)
+        ctx = RunContext(cfg=cfg, run_dir=run_dir, backend=backend, tracker=tracker, multirun=multirun,
+                         is_main_process=main)
         metrics = importlib.import_module(spec.module).run(ctx) or {}
     return metrics
 
@@ -179,8 +197,13 @@ def _report(err: OdinError, run_dir: Path | None) -> None:
 
 
 def _record_failure(run_dir: Path, status: str, err: BaseException) -> None:
-    """failure.json in the run dir: what failed and why, for a person, a sweep summary and task=compare."""
+    """failure.json in the run dir: what failed and why, for a person, a sweep summary and task=compare.
+
+    Written by rank 0 only; another rank's failure is in its own log lines (stderr), which torchrun prints."""
     _failures.add(str(run_dir))
+    if not is_main_process():
+        log.error("rank %d failed (%s: %s)", rank(), type(err).__name__, str(err) or type(err).__name__)
+        return
     record = {"status": status, "error_type": type(err).__name__, "message": str(err) or type(err).__name__,
               "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
     if not isinstance(err, (OdinError, KeyboardInterrupt)):

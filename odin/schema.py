@@ -139,6 +139,15 @@ class TrainingConfig:
     seed: int = 42  # the trainer's seed (LoRA init, data order); the YAMLs set it to the top-level `seed`
     completion_only_loss: bool = True
     packing: bool = False  # padding-free batching of several examples per row
+    # Each batch as one sequence with no padding: position ids restart at every example, so attention stays inside
+    # it (varlen kernels with model.attn_implementation=flash_attention_2|3, a block mask with flex_attention; sdpa
+    # and eager build a dense block-diagonal mask: the same loss, more work). training.packing implies it.
+    padding_free: bool = False
+    # Pad each batch's length up to a multiple of this (compiled kernels, e.g. flex_attention, then see few shapes).
+    pad_to_multiple_of: Optional[int] = bounded(None, ge=1, why="a number of tokens, or null for no rounding")
+    # Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) in the hf backend's model; needs CUDA and `pip install
+    # liger-kernel`. TRL keeps its own fused loss, so Liger's fused cross-entropy stays off.
+    use_liger_kernel: bool = False
     group_by_length: bool = False  # batch examples of similar length together (less padding when not packing)
     logging_steps: int = bounded(10, ge=1)
     resume: bool = False  # continue from the newest checkpoint in resume_from (default: this run dir)
@@ -154,6 +163,8 @@ class GenerationConfig:
     do_sample: bool = False
     repetition_penalty: float = bounded(1.0, gt=0)  # 1.0 = off. V1-V9 used 1.2; it stops the model copying entity text
     no_repeat_ngram_size: int = bounded(0, ge=0)  # 0 = off. V1-V9 used 3
+    # A fixed-size KV cache; on CUDA the decoding step is then compiled (CUDA graphs): odin/decode_speed.py
+    static_cache: bool = False
 
 
 @dataclass
@@ -300,14 +311,40 @@ GROUP_SCHEMAS = {
 
 def run_tag(task: str, version: str) -> str:
     """The end of a run directory's name: the task, the version when there is one, and the process id, so runs
-    started in the same second (two terminals, a script, a launcher) never share a directory."""
-    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [str(os.getpid())]
+    started in the same second (two terminals, a script, a launcher) never share a directory. Under torchrun it is
+    rank 0's process id on every rank, so all ranks name one directory (odin/distributed.py)."""
+    from odin.distributed import start_stamp
+
+    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [str(start_stamp()[1])]
     return "_".join(parts)
 
 
+def start_time(pattern: str) -> str:
+    """`${odin_now:%H-%M-%S}`: Hydra's `${now:...}`, except that under torchrun every rank gets rank 0's time."""
+    from odin.distributed import start_stamp
+
+    return start_stamp()[0].strftime(pattern)
+
+
+def on_main(value, other):
+    """`${odin_on_main:a,b}`: a on rank 0 (or in a single process), b on the other ranks of a distributed job."""
+    from odin.distributed import is_main_process
+
+    return value if is_main_process() else other
+
+
+def log_file(run_dir: str, task: str) -> str:
+    """The run's log file; the other ranks of a distributed job write no file (their warnings go to stderr)."""
+    return f"{run_dir}/{task}.log" if on_main(True, False) else os.devnull
+
+
 def register_configs() -> None:
-    # `${odin_run_tag:${task},${version}}` in conf/hydra/default.yaml names run and sweep directories.
+    # `${odin_run_tag:${task},${version}}` and `${odin_now:...}` in conf/hydra/default.yaml name run and sweep
+    # directories; `odin_on_main` and `odin_log_file` keep the other ranks of a torchrun job from writing there.
     OmegaConf.register_new_resolver("odin_run_tag", run_tag, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("odin_now", start_time, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("odin_on_main", on_main, replace=True)
+    OmegaConf.register_new_resolver("odin_log_file", log_file, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():

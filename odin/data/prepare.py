@@ -56,7 +56,17 @@ def check(cfg: DictConfig) -> None:
 
 
 def ensure_prepared(cfg: DictConfig, run_dir: Path) -> Path:
-    """The prepared data directory: data.prepared_dir, else <run_dir>/data if it holds the splits, else prepared now."""
+    """The prepared data directory: data.prepared_dir, else <run_dir>/data if it holds the splits, else prepared now.
+
+    In a distributed job rank 0 prepares, and the other ranks then find its data in the shared run directory.
+    """
+    from odin.distributed import main_first
+
+    with main_first():
+        return _ensure_prepared(cfg, run_dir)
+
+
+def _ensure_prepared(cfg: DictConfig, run_dir: Path) -> Path:
     if cfg.data.prepared_dir:
         check(cfg)
         return Path(cfg.data.prepared_dir).expanduser()

@@ -350,7 +350,8 @@ def load_base_model(model_cfg, cache_dir: str, device: str | None = None):
                 bnb_4bit_compute_dtype=torch.bfloat16,
                 bnb_4bit_use_double_quant=True,
             )
-            kwargs["device_map"] = {"": 0}
+            # The current GPU: under torchrun each rank's own (odin/distributed.py sets it), else the first.
+            kwargs["device_map"] = {"": torch.cuda.current_device()}
         else:
             log.warning("model.load_in_4bit needs CUDA (bitsandbytes); on %s the model loads unquantized in %s", device, dtype)
     path = pretrained_dir(model_cfg, cache_dir)

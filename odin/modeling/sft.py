@@ -132,17 +132,22 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
     from trl import SFTConfig
 
     t = cfg.training
+    padding_free = bool(t.packing or t.padding_free)
     if t.packing:
-        flash = "flash" in str(cfg.model.attn_implementation or "")
         log.info("training.packing: examples are packed into rows of up to %d tokens without padding",
                  cfg.model.max_seq_length)
-        if cuda and not flash:
-            # TRL joins a packed batch into one sequence; without varlen flash attention its attention is a dense
-            # block-diagonal mask over the whole batch, so a step costs batch^2 (measured in BENCHMARKS.md).
-            log.warning("training.packing without flash attention: each batch is attended as one sequence of "
-                        "%d x %d tokens, which costs more than it saves; set model.attn_implementation="
-                        "flash_attention_2 (with flash-attn installed) or training.packing=false "
-                        "training.group_by_length=true", t.per_device_batch_size, cfg.model.max_seq_length)
+    elif padding_free:
+        log.info("training.padding_free: each batch of %d examples is one sequence without padding",
+                 t.per_device_batch_size)
+    if padding_free and cuda and not respects_boundaries_sparsely(cfg.model.attn_implementation, backend):
+        # TRL joins a batch into one sequence; without varlen (flash) or block-sparse (flex) attention the mask
+        # that keeps examples apart is dense over the whole batch, so a step costs batch^2 (BENCHMARKS.md).
+        log.warning("training.%s without flash or flex attention: each batch is attended as one sequence under a "
+                    "dense mask, which costs more than it saves; set model.attn_implementation=flex_attention (or "
+                    "flash_attention_2 with flash-attn installed), or training.packing=false training.padding_free="
+                    "false training.group_by_length=true", "packing" if t.packing else "padding_free")
+    if t.use_liger_kernel:
+        check_liger(cuda, backend)
     load_best = bool(t.load_best_model and has_eval)
     return SFTConfig(
         output_dir=str(run_dir),
@@ -173,11 +178,15 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         data_seed=t.seed,
         logging_steps=t.logging_steps,
         report_to="none",
-        max_length=cfg.model.max_seq_length,
+        # The datasets are tokenized and cut to length here (build_dataset); TRL refuses a max_length with
+        # padding-free batches that it does not pack, and has nothing left to truncate.
+        max_length=None if t.padding_free and not t.packing else cfg.model.max_seq_length,
         packing=bool(t.packing),
-        # training.packing is the one switch for padding-free rows. Unsloth turns padding-free on by itself when
-        # this is left unset; without flash attention that is one dense-masked sequence per batch (see packing).
-        padding_free=False,
+        # Set either way: Unsloth turns padding-free on by itself when this is left unset, and without flash
+        # attention that is one dense-masked sequence per batch (see above).
+        padding_free=bool(t.padding_free),
+        pad_to_multiple_of=t.pad_to_multiple_of,
+        use_liger_kernel=bool(t.use_liger_kernel),
         completion_only_loss=bool(t.completion_only_loss),
         train_sampling_strategy="group_by_length" if t.group_by_length else "random",
         # The NaN filter reads the loss back from the GPU every step; a stall the run does not need.
@@ -187,15 +196,44 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         dataloader_pin_memory=cuda,
         prediction_loss_only=True,
         disable_tqdm=False,
+        # On CPU accelerate runs several processes (torchrun, tests) over gloo only when told it is a CPU job.
+        use_cpu=not cuda,
+        # Every LoRA weight takes part in every step: DDP need not search the graph for unused ones.
+        ddp_find_unused_parameters=False,
     )
 
 
-def steps_per_epoch(num_rows: int, training_cfg) -> int:
-    batches = math.ceil(num_rows / training_cfg.per_device_batch_size)
+# Attention that keeps the examples of a padding-free batch apart without a dense (tokens x tokens) mask.
+_BOUNDARY_AWARE_ATTENTION = ("flash", "flex")
+
+
+def respects_boundaries_sparsely(attn_implementation: str | None, backend: str) -> bool:
+    """Whether padding-free batches get varlen or block-sparse attention (Unsloth picks its own kernels)."""
+    return backend == "unsloth" or any(k in str(attn_implementation or "") for k in _BOUNDARY_AWARE_ATTENTION)
+
+
+def check_liger(cuda: bool, backend: str) -> None:
+    """training.use_liger_kernel's needs: the hf backend, a CUDA GPU (Triton) and the liger-kernel package."""
+    import importlib.util
+
+    if backend == "unsloth":
+        raise OdinError("training.use_liger_kernel=true patches the hf backend's model with Liger's kernels; the "
+                        "unsloth backend brings its own. Set model.backend=hf, or training.use_liger_kernel=false")
+    if not cuda:
+        raise OdinError("training.use_liger_kernel=true needs a CUDA GPU (Liger's kernels are Triton kernels) and "
+                        "there is none here: set training.use_liger_kernel=false")
+    if importlib.util.find_spec("liger_kernel") is None:
+        raise OdinError("training.use_liger_kernel=true needs the liger-kernel package, which is not installed: "
+                        "pip install liger-kernel, or set training.use_liger_kernel=false")
+
+
+def steps_per_epoch(num_rows: int, training_cfg, world_size: int = 1) -> int:
+    """Optimizer steps in one epoch; each of `world_size` processes takes its own batch at every step (DDP)."""
+    batches = math.ceil(num_rows / (training_cfg.per_device_batch_size * world_size))
     return max(1, math.ceil(batches / training_cfg.gradient_accumulation_steps))
 
 
-def eval_interval(num_rows: int, training_cfg) -> int:
+def eval_interval(num_rows: int, training_cfg, world_size: int = 1) -> int:
     """Optimizer steps between evaluations (and checkpoints).
 
     `training.eval_every` is in epochs; with `training.max_steps` it is the same fraction of the whole run.
@@ -203,12 +241,12 @@ def eval_interval(num_rows: int, training_cfg) -> int:
     if training_cfg.max_steps and training_cfg.max_steps > 0:
         total = int(training_cfg.max_steps)
         return min(total, max(1, round(training_cfg.eval_every * total)))
-    return max(1, round(training_cfg.eval_every * steps_per_epoch(num_rows, training_cfg)))
+    return max(1, round(training_cfg.eval_every * steps_per_epoch(num_rows, training_cfg, world_size)))
 
 
 def set_eval_interval(trainer, training_cfg) -> int:
     """Fix eval/save steps once the trainer has prepared (and maybe packed) the training rows."""
-    steps = eval_interval(len(trainer.train_dataset), training_cfg)
+    steps = eval_interval(len(trainer.train_dataset), training_cfg, trainer.args.world_size)
     trainer.args.eval_steps = steps
     trainer.args.save_steps = steps
     return steps
@@ -318,7 +356,9 @@ def trainer_class(fused: bool):
                 mask = inputs.get("attention_mask")
                 # Kept as a tensor: read back only when a log line is written, not every step.
                 self._tokens = self._tokens + (mask.sum() if mask is not None else inputs["input_ids"].numel())
-            loss = None if return_outputs else labeled_positions_loss(model, inputs, num_items_in_batch)
+            # Under DDP the forward must go through the wrapper (it syncs the gradients): the model's own loss then.
+            wrapped = self.accelerator.unwrap_model(model) is not model
+            loss = None if return_outputs or wrapped else labeled_positions_loss(model, inputs, num_items_in_batch)
             if loss is None:
                 inputs["use_cache"] = False
                 return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,

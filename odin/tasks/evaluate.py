@@ -89,7 +89,10 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     """Evaluate `model_dir` (None: the base model) on `cfg.eval.split` of `data_dir`; results go to `run_dir`.
 
     Returns the headline metrics (entity_f1, relation_f1, ...), the values a sweeper and a tracker read.
+    In a distributed job each rank generates a shard of the examples; all answers are gathered, and rank 0 writes.
     """
+    from odin import distributed
+    from odin.decode_speed import prepare_decoding
     from odin.evaluation import build_results, print_summary, score_generations, write_results
     from odin.format import build_prompt
     from odin.inference import generate
@@ -100,17 +103,25 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     run_dir = Path(run_dir)
     records = load_eval_records(cfg, Path(data_dir))
     model, tokenizer = load_for_inference(cfg, model_dir, backend=backend)
+    prepare_decoding(model, cfg.generation, backend)
     prompts = [build_prompt(r["input"], r["instruction"]) for r in records]
     log.info("Evaluating on %d %s examples (batch size %d, at most %d new tokens)", len(records), cfg.eval.split,
              cfg.generation.batch_size, cfg.generation.max_new_tokens)
 
+    mine = distributed.shard(prompts)
+    if distributed.is_distributed():
+        log.info("%d ranks generate a shard each (this one %d examples)", distributed.world_size(), len(mine))
     _sync(model)
     start = time.perf_counter()
-    generations = generate(model, tokenizer, prompts, cfg.generation)
+    answers = generate(model, tokenizer, [prompts[i] for i in mine], cfg.generation,
+                       progress=distributed.is_main_process())
     _sync(model)
+    generations = distributed.gather_shards(len(prompts), mine, answers)  # waits for the slowest rank
     generation_s = time.perf_counter() - start
 
     scores, examples = score_generations(records, generations)
+    if not distributed.is_main_process():
+        return scores.headline()
     results = build_results(scores, examples, model_dir=str(model_dir) if model_dir is not None else None,
                             model_name=str(cfg.model.name), split=str(cfg.eval.split), generation_s=generation_s)
     results["provenance"] = provenance(cfg, examples, Path(data_dir))

@@ -28,7 +28,7 @@ def run(ctx) -> dict[str, float]:
     ctx.tracker.log_dataset(data_dir)
     model_dir = train(cfg, data_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
     metrics = evaluate(cfg, data_dir, model_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
-    if cfg.register.auto:
+    if cfg.register.auto and ctx.is_main_process:
         from odin.tasks.register import register_tracked_run
 
         register_tracked_run(cfg, ctx.tracker.run_id, ctx.run_dir)

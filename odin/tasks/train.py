@@ -39,6 +39,12 @@ def check(cfg: DictConfig) -> None:
                         "directory> (each run writes to a new directory)")
     if t.resume:
         resume_checkpoint(t, Path(cfg.paths.output_dir))
+    if t.use_liger_kernel:
+        from odin.modeling.backends import resolve_backend
+        from odin.modeling.load import default_device
+        from odin.modeling.sft import check_liger
+
+        check_liger(default_device().startswith("cuda"), resolve_backend(cfg.model))
 
 
 def run(ctx) -> dict[str, float]:
@@ -57,6 +63,7 @@ def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, backend: str | None
     `backend` is the run's (resolved once by the run context); `tracker` receives training metrics by step and
     then the adapter; `callbacks` are extra transformers TrainerCallbacks (tests).
     """
+    from odin.distributed import barrier, is_main_process
     from odin.modeling import sft
     from odin.modeling.backends import load_for_training, resolve_backend
     from odin.modeling.load import load_tokenizer
@@ -88,13 +95,15 @@ def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, backend: str | None
     sft.fit(trainer, cfg, run_dir, resume_from)
 
     final = run_dir / "final_model"
-    # With load_best_model the trainer now holds the checkpoint with the lowest eval loss.
-    trainer.model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    trainer.save_state()  # trainer_state.json in the run dir: loss curve, best checkpoint, steps
-    log.info("Adapter saved to %s", final)
-    tracker.log_model(final, float(cfg.tracking.max_artifact_mb))
-    if cfg.training.merge:
+    if is_main_process():  # in a distributed job every rank holds the same weights; rank 0 writes them
+        # With load_best_model the trainer now holds the checkpoint with the lowest eval loss.
+        trainer.model.save_pretrained(final)
+        tokenizer.save_pretrained(final)
+        trainer.save_state()  # trainer_state.json in the run dir: loss curve, best checkpoint, steps
+        log.info("Adapter saved to %s", final)
+        tracker.log_model(final, float(cfg.tracking.max_artifact_mb))
+    barrier()  # the other ranks go on to evaluate the adapter rank 0 has just written
+    if cfg.training.merge and is_main_process():
         from odin.modeling.load import free_gpu
         from odin.modeling.merge import merge_adapter
 

@@ -3,6 +3,7 @@ packing, and how cfg.training turns into trainer arguments."""
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 
 import pytest
@@ -136,14 +137,82 @@ def test_training_config_reaches_the_trainer_arguments(make_cfg, tmp_path):
     assert not sft.sft_config(cfg, tmp_path, has_eval=True, cuda=False, backend="unsloth").gradient_checkpointing
 
 
-def test_packing_without_flash_attention_on_cuda_warns_that_it_costs_time(make_cfg, tmp_path, caplog):
-    cfg = make_cfg([*TINY, "training.packing=true"])
+@pytest.mark.parametrize("switch", ["packing", "padding_free"])
+def test_padding_free_batches_without_flash_or_flex_attention_on_cuda_warn_that_they_cost_time(
+        make_cfg, tmp_path, caplog, switch):
+    cfg = make_cfg([*TINY, f"training.{switch}=true"])
     with caplog.at_level(logging.INFO, logger="odin"):
         sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf")
-    assert "without flash attention" not in caplog.text  # on CPU the packed loss is cheap and exact
+    assert "without flash or flex attention" not in caplog.text  # on CPU the masked loss is cheap and exact
     with caplog.at_level(logging.INFO, logger="odin"):
         sft.sft_config(cfg, tmp_path, has_eval=False, cuda=True, backend="hf")
-    assert "training.packing without flash attention" in caplog.text and "training.packing=false" in caplog.text
+    assert f"training.{switch} without flash or flex attention" in caplog.text
+    assert "model.attn_implementation=flex_attention" in caplog.text
+    caplog.clear()
+    with open_dict(cfg):
+        cfg.model.attn_implementation = "flex_attention"
+    with caplog.at_level(logging.INFO, logger="odin"):
+        sft.sft_config(cfg, tmp_path, has_eval=False, cuda=True, backend="hf")
+    assert "without flash or flex attention" not in caplog.text
+
+
+def _padding_free_and_padded(tiny, tmp_path, records):
+    """The same examples collated both ways, by the trainers the two settings build (one model)."""
+    cfg_free, tok = tiny(["training.padding_free=true"])
+    cfg_padded, _ = tiny()
+    free = _trainer(cfg_free, tok, records, tmp_path / "free")
+    padded = sft.build_trainer(cfg_padded, free.model, tok, free.train_dataset, None, tmp_path / "padded",
+                               backend="hf")
+    rows = [free.train_dataset[i] for i in range(len(records))]
+    return free, padded.data_collator(rows), free.data_collator(rows)
+
+
+def test_padding_free_batch_is_one_sequence_whose_loss_equals_the_padded_batchs(tiny, tmp_path):
+    records = note_records(5)
+    trainer, padded, flat = _padding_free_and_padded(tiny, tmp_path, records)
+    model = trainer.model
+    lengths = [len(p) + len(a) for p, a in sft.encode(records, trainer.processing_class)]
+    assert "attention_mask" not in flat and flat["input_ids"].shape == (1, sum(lengths))
+    starts = (flat["position_ids"][0] == 0).nonzero().flatten().tolist()
+    assert starts == [sum(lengths[:i]) for i in range(len(lengths))]  # positions restart at every example
+    assert padded["input_ids"].shape == (5, max(lengths)) and padded["attention_mask"].sum() == sum(lengths)
+    with torch.no_grad():
+        padded_loss = sft.labeled_positions_loss(model, padded)
+        flat_loss = sft.labeled_positions_loss(model, flat)
+        # The control: the same flat sequence without its position ids lets every token attend to the examples
+        # before it, and the loss moves; the test above can tell.
+        crossing = {k: v for k, v in flat.items() if k in ("input_ids", "labels")}
+        crossing_loss = sft.labeled_positions_loss(model, crossing)
+        model_loss = model(**{k: flat[k] for k in ("input_ids", "labels", "position_ids")}).loss
+    assert torch.allclose(flat_loss, padded_loss, rtol=1e-5, atol=1e-6)
+    assert torch.allclose(model_loss, padded_loss, rtol=1e-5, atol=1e-6)  # the model's own masks agree
+    assert not torch.allclose(crossing_loss, padded_loss, rtol=1e-3)
+
+
+def test_padding_free_trains_and_rounds_lengths_when_asked(tiny, tmp_path):
+    cfg, tok = tiny(["training.padding_free=true", "training.pad_to_multiple_of=64", "training.max_steps=2"])
+    trainer = _trainer(cfg, tok, note_records(6), tmp_path)
+    assert trainer.args.padding_free and trainer.args.max_length is None  # examples were cut to length already
+    flat = trainer.data_collator([trainer.train_dataset[i] for i in range(2)])
+    assert flat["input_ids"].shape[1] % 64 == 0 and (flat["labels"] != -100).sum() > 0
+    trainer.train()
+    assert trainer.state.global_step == 2 and all(torch.isfinite(torch.tensor(h["loss"]))
+                                                  for h in trainer.state.log_history if "loss" in h)
+
+
+def test_liger_kernel_switch_names_what_is_missing(make_cfg, tmp_path):
+    cfg = make_cfg([*TINY, "training.use_liger_kernel=true"])
+    with pytest.raises(OdinError, match="needs a CUDA GPU .* training.use_liger_kernel=false"):
+        sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf")
+    with pytest.raises(OdinError, match="model.backend=hf"):
+        sft.check_liger(cuda=True, backend="unsloth")
+    if importlib.util.find_spec("liger_kernel") is None:
+        with pytest.raises(OdinError, match="pip install liger-kernel"):
+            sft.check_liger(cuda=True, backend="hf")
+    from odin.tasks.train import check  # before any work: the run stops at validation
+
+    with pytest.raises(OdinError, match="training.use_liger_kernel=true needs a CUDA GPU"):
+        check(cfg)
 
 
 def test_step_log_line_has_a_token_rate_only_when_the_trainer_counts_tokens(caplog):
@@ -170,6 +239,10 @@ def test_eval_interval_is_in_epochs_or_a_fraction_of_max_steps(make_cfg):
     with open_dict(cfg):
         cfg.training.eval_every = 3.0
     assert sft.eval_interval(100, cfg.training) == 40  # never past the end of the run
+    with open_dict(cfg):
+        cfg.training.max_steps, cfg.training.eval_every = -1, 0.5
+    # Two DDP ranks each take a batch per step: an epoch is half the steps.
+    assert sft.steps_per_epoch(100, cfg.training, world_size=2) == 7 and sft.eval_interval(100, cfg.training, 2) == 4
 
 
 def test_optimizer_falls_back_without_cuda_and_unknown_names_fail():

@@ -32,6 +32,7 @@ def load_for_training(cfg, tokenizer):
         trust_remote_code=m.trust_remote_code,
         use_gradient_checkpointing=checkpointing,
         fix_tokenizer=False,
+        **_device_map(),
     )
     if t.init_adapter:
         from peft import PeftModel
@@ -47,3 +48,14 @@ def load_for_training(cfg, tokenizer):
             random_state=t.seed,
         )
     return model
+
+
+def _device_map() -> dict:
+    """Under torchrun, the whole model on this rank's GPU (Unsloth's default puts it on the first GPU)."""
+    from odin.distributed import is_distributed
+
+    if not is_distributed():
+        return {}
+    import torch
+
+    return {"device_map": {"": torch.cuda.current_device()}}

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Issue 14's GPU speed benchmarks, a section per device call (bench/gpu_plan.md lists the calls and what they carry).
+#   bash bench/gpu_speed.sh SECTION [SECTION ...]
+#     setup    unpack the site, prepare ADE with SmolLM2's 49k tokenizer, build the Llama-3.1-8B-shape random model
+#     plain8b  plain Unsloth and plain transformers+PEFT+bitsandbytes scripts on the 8B shape, 4-bit, LoRA r32:
+#              the original recipe (2 x 8, padded) and 32 sentences per step (random order, padded)
+#     odin8b   odin's backends on the same model and data: the same recipes, odin's own, and the new switches
+#     smollm2  SmolLM2-135M (the packaged GGUF): step times of today's recipe against padding-free ones, then one
+#              whole `python -m odin +experiment=v16_smollm2_ade` run with padding-free flex batches (F1, train and
+#              generation time), its adapter evaluated again with generation.static_cache=true (time, identical
+#              answers); peak memory of the 8B shape at small batches (the 24 GB question)
+#     ddp      (2 GPUs) the 8B and SmolLM2 shapes on 1 GPU and under torchrun on 2; one `torchrun -m odin` and one
+#              `accelerate launch -m odin` run end to end
+# Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
+# .jsonl is a bench script's own output (bench/plain_common.py and bench/train_step_profile.py say what is measured).
+set -uo pipefail
+. bench/gpu_env.sh
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1  # the lender's rule for x2
+out=${OUT:-/tmp/out}; runs=/tmp/runs; mkdir -p "$out" "$runs"
+data=$runs/prep8b/data
+# The 8B shape with SmolLM2's real tokenizer (so ADE sentences have their real lengths), 4-bit NF4.
+m8=(model=llama31_8b_random model.random.tokenizer=/tmp/tok model.load_in_4bit=true)
+# SmolLM2-135M's shape with random weights, for the 2-GPU call (the packaged weights take two more calls).
+smol_shape=(model=llama31_8b_random model.name=smollm2-135m-shape-random model.random.tokenizer=/tmp/tok
+            model.random.hidden_size=576 model.random.intermediate_size=1536 model.random.num_hidden_layers=30
+            model.random.num_attention_heads=9 model.random.num_key_value_heads=3)
+join() { local IFS=,; echo "$*"; }
+M8=$(join "${m8[@]}"); SMOL=$(join "${smol_shape[@]}")
+
+# run SECTION CMD...: the command's JSON lines to SECTION.jsonl, everything to SECTION.log; never stops the section.
+run() {
+  local section=$1; shift
+  echo "+ $*" | tee -a "$out/$section.log"
+  local start=$(date +%s)
+  "$@" > >(tee -a "$out/$section.log" | grep --line-buffered '^{"' >> "$out/$section.jsonl") 2>> "$out/$section.log"
+  echo "rc=$? wall_s=$(( $(date +%s) - start ))" | tee -a "$out/$section.log"
+}
+
+need_setup() {
+  if [ ! -f "$data/train.jsonl" ]; then
+    echo "no prepared data in $data: run 'bash bench/gpu_speed.sh setup' first (same warm machine)" >&2
+    exit 2
+  fi
+}
+
+section_setup() {
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$out/setup.log"
+  python3 -c "import torch, transformers, trl, peft; print('torch', torch.__version__, 'transformers',
+transformers.__version__, 'trl', trl.__version__, 'peft', peft.__version__)" | tee -a "$out/setup.log"
+  [ -f /tmp/tok/tokenizer.json ] || { echo "no tokenizer in /tmp/tok: carry .gpu/tok" >&2; exit 2; }
+  # task=prepare counts tokens with the model's tokenizer, which builds (and caches) the random 8B model first.
+  [ -f "$data/train.jsonl" ] || run setup python -m odin +experiment=v16_smollm2_ade tracking=none "${m8[@]}" \
+    task=prepare hydra.run.dir=$runs/prep8b
+  cp "$data/stats.json" "$out/setup.data_stats.json" 2>/dev/null
+  df -h /tmp | tail -1 | tee -a "$out/setup.log"
+}
+
+section_plain8b() {
+  need_setup
+  local model; model=$(python bench/variants.py model-dir "${m8[@]}")
+  run plain8b python bench/plain_unsloth.py --model "$model" --data "$data" --recipe original --warmup 2 --steps 5
+  run plain8b python bench/plain_hf.py --model "$model" --data "$data" --recipe original --warmup 2 --steps 4
+  run plain8b python bench/plain_unsloth.py --model "$model" --data "$data" --recipe b32 --warmup 3 --steps 8
+  run plain8b python bench/plain_hf.py --model "$model" --data "$data" --recipe b32 --warmup 3 --steps 8
+}
+
+section_odin8b() {
+  need_setup
+  local ckpt=training.gradient_checkpointing=true rand=training.group_by_length=false
+  local flex=model.attn_implementation=flex_attention,training.pad_to_multiple_of=256
+  # One process per backend: importing Unsloth patches transformers for the rest of the process.
+  run odin8b python bench/train_step_profile.py --data "$data" --warmup 3 --steps 6 \
+    "un_default:model.backend=unsloth,$M8,training=default" \
+    "un_own:model.backend=unsloth,$M8,$ckpt" \
+    "un_pf_rand:model.backend=unsloth,$M8,$ckpt,$rand,training.padding_free=true"
+  run odin8b python bench/train_step_profile.py --data "$data" --warmup 3 --steps 6 \
+    "hf_own:model.backend=hf,$M8,$ckpt" \
+    "hf_liger:model.backend=hf,$M8,$ckpt,training.use_liger_kernel=true" \
+    "hf_pf_flex_rand:model.backend=hf,$M8,$ckpt,$rand,training.padding_free=true,$flex" \
+    "hf_pf_flex_liger_nockpt:model.backend=hf,$M8,training.gradient_checkpointing=false,$rand,training.padding_free=true,$flex,training.use_liger_kernel=true"
+}
+
+section_smollm2() {
+  need_setup
+  local smol=model=smollm2_135m,model.backend=hf
+  local flex=model.attn_implementation=flex_attention,training.pad_to_multiple_of=256
+  # Today's recipe (32 padded sentences grouped by length) against padding-free batches, same data.
+  run smollm2 python bench/train_step_profile.py --data "$data" --warmup 5 --steps 30 \
+    "today:$smol" \
+    "pf_sdpa:$smol,training.padding_free=true" \
+    "pf_flex:$smol,training.padding_free=true,$flex" \
+    "pf_flex_liger:$smol,training.padding_free=true,$flex,training.use_liger_kernel=true" \
+    "pf_flex_b64:$smol,training.padding_free=true,$flex,training.per_device_batch_size=64,training.learning_rate=1.4e-3"
+  # The whole recipe once with padding-free flex batches: F1 against BENCHMARKS.md's 0.851 / 0.732, train and
+  # generation seconds from its log and results.
+  run smollm2 python -m odin +experiment=v16_smollm2_ade tracking=none model.backend=hf data.prepared_dir=$data \
+    training.padding_free=true model.attn_implementation=flex_attention training.pad_to_multiple_of=256 \
+    hydra.run.dir=$runs/smol_pf
+  for f in $runs/smol_pf/evaluation_results.json $runs/smol_pf/trainer_state.json; do
+    [ -f "$f" ] && python3 -c "import json,sys; r=json.load(open('$f')); r.pop('examples', None);
+print(json.dumps(r)[:200000])" > "$out/smollm2.$(basename "$f")"
+  done
+  # The same adapter evaluated again with generation.static_cache=true (decoding compiled): its time, and whether
+  # every answer is the one the growing cache gave.
+  run smollm2 python -m odin +experiment=v16_smollm2_ade tracking=none task=eval model.backend=hf \
+    data.prepared_dir=$data eval.model_dir=$runs/smol_pf/final_model generation.static_cache=true \
+    hydra.run.dir=$runs/smol_static
+  python3 -c "
+import json
+a, b = (json.load(open(f'$runs/{d}/evaluation_results.json')) for d in ('smol_pf', 'smol_static'))
+same = sum(x['generation'] == y['generation'] for x, y in zip(a['examples'], b['examples']))
+print(json.dumps({'label': 'static_cache_eval', 'examples': len(a['examples']), 'identical_answers': same,
+                  'generation_s_growing_cache': a['timing']['generation_s'],
+                  'generation_s_static_cache': b['timing']['generation_s'], 'metrics_static': b['metrics']}))
+" >> "$out/smollm2.jsonl" 2>> "$out/smollm2.log"
+  # The 8B shape at small batches: peak memory for the 24 GB question (hf backend, checkpointing, random order).
+  run smollm2 python bench/train_step_profile.py --data "$data" --warmup 1 --steps 3 \
+    "mem_b1:model.backend=hf,$M8,training=default,training.per_device_batch_size=1,training.gradient_accumulation_steps=1" \
+    "mem_b4:model.backend=hf,$M8,training=default,training.per_device_batch_size=4,training.gradient_accumulation_steps=1" \
+    "mem_b8:model.backend=hf,$M8,training=default,training.per_device_batch_size=8,training.gradient_accumulation_steps=1"
+}
+
+section_ddp() {
+  need_setup
+  local ckpt=training.gradient_checkpointing=true
+  nvidia-smi topo -m >> "$out/ddp.log" 2>&1
+  for shape in "8b:model.backend=hf,$M8,$ckpt" "smol:model.backend=hf,$SMOL"; do
+    local name=${shape%%:*} spec=${shape#*:}
+    run ddp env CUDA_VISIBLE_DEVICES=0 python bench/train_step_profile.py --data "$data" --warmup 3 --steps 10 \
+      "${name}_1gpu:$spec"
+    run ddp python -m torch.distributed.run --nproc-per-node 2 bench/train_step_profile.py --data "$data" \
+      --warmup 3 --steps 10 "${name}_2gpu:$spec"
+  done
+  # The launchers end to end (SmolLM2's shape, short): one run dir, rank 0 writes, evaluation sharded and gathered.
+  local short=(+experiment=v16_smollm2_ade tracking=none "${smol_shape[@]}" data.prepared_dir=$data
+               training.max_steps=30 eval.num_samples=128 generation.max_new_tokens=64)
+  run ddp python -m torch.distributed.run --nproc-per-node 2 -m odin "${short[@]}"  # = torchrun
+  run ddp python3 -m accelerate.commands.launch --multi_gpu --num_processes 2 -m odin "${short[@]}" task=train
+  find outputs -maxdepth 3 | sort >> "$out/ddp.log"
+  for f in outputs/*/*/evaluation_results.json; do
+    [ -f "$f" ] && python3 -c "import json; r=json.load(open('$f')); print(json.dumps({'ddp_pipeline_run':
+'$f', 'num_examples': r['num_examples'], 'generation_s': r['timing']['generation_s'] if 'timing' in r else None,
+'metrics': r['metrics']}))" >> "$out/ddp.jsonl"
+  done
+}
+
+for section in "$@"; do
+  case $section in
+    setup|plain8b|odin8b|smollm2|ddp) "section_$section" ;;
+    *) echo "unknown section $section (setup plain8b odin8b smollm2 ddp)" >&2; exit 2 ;;
+  esac
+done
+ls -la "$out"
