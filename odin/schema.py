@@ -38,6 +38,7 @@ ModelSource = _Choice("ModelSource", {v: v for v in ("hub", "gguf_package", "ran
 Backend = _Choice("Backend", {v: v for v in ("auto", "hf", "unsloth")})
 DType = _Choice("DType", {v: v for v in ("auto", "bfloat16", "float16", "float32")})
 LongInputs = _Choice("LongInputs", {v: v for v in ("chunk", "drop")})
+LabelOrder = _Choice("LabelOrder", {v: v for v in ("text", "annotated")})
 TrackingBackend = _Choice("TrackingBackend", {v: v for v in ("none", "mlflow")})
 PublishWhat = _Choice("PublishWhat", {v: v for v in ("model", "dataset")})
 PublishFrom = _Choice("PublishFrom", {v: v for v in ("run_dir", "champion")})
@@ -116,6 +117,9 @@ class DataConfig:
     # Synthetic examples added to the training split, as a share of the real training examples (0.25 = 25%).
     synthetic_ratio: float = bounded(0.0, ge=0)
     dedupe: bool = True
+    # Order of entities and relations in every target answer, all sources alike (odin/data/label_order.py): text =
+    # by first occurrence in the input (ties: as annotated); annotated = the corpus' own order (file order).
+    label_order: LabelOrder = LabelOrder.text
     prepared_dir: Optional[str] = None  # read splits prepared by an earlier run instead of preparing again
 
 
