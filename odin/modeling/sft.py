@@ -144,6 +144,8 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
                         "flash_attention_2 (with flash-attn installed) or training.packing=false "
                         "training.group_by_length=true", t.per_device_batch_size, cfg.model.max_seq_length)
     load_best = bool(t.load_best_model and has_eval)
+    # The early stopper reads the same metric as the best-checkpoint choice.
+    metric = str(t.best_model_metric) if has_eval and (load_best or t.early_stopping_patience > 0) else None
     return SFTConfig(
         output_dir=str(run_dir),
         num_train_epochs=float(t.epochs),
@@ -166,8 +168,8 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         eval_steps=1,
         save_steps=1,
         load_best_model_at_end=load_best,
-        metric_for_best_model="eval_loss" if load_best else None,
-        greater_is_better=False if load_best else None,
+        metric_for_best_model=metric,
+        greater_is_better=None if metric is None else metric != "eval_loss",
         save_total_limit=t.save_total_limit,
         seed=t.seed,
         data_seed=t.seed,
