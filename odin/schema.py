@@ -38,6 +38,8 @@ ModelSource = _Choice("ModelSource", {v: v for v in ("hub", "gguf_package", "ran
 Backend = _Choice("Backend", {v: v for v in ("auto", "hf", "unsloth")})
 DType = _Choice("DType", {v: v for v in ("auto", "bfloat16", "float16", "float32")})
 LongInputs = _Choice("LongInputs", {v: v for v in ("chunk", "drop")})
+LabelOrder = _Choice("LabelOrder", {v: v for v in ("text", "annotated")})
+BestModelMetric = _Choice("BestModelMetric", {v: v for v in ("eval_loss", "eval_entity_f1", "eval_relation_f1")})
 TrackingBackend = _Choice("TrackingBackend", {v: v for v in ("none", "mlflow")})
 PublishWhat = _Choice("PublishWhat", {v: v for v in ("model", "dataset")})
 PublishFrom = _Choice("PublishFrom", {v: v for v in ("run_dir", "champion")})
@@ -78,6 +80,9 @@ class ModelConfig:
 
 @dataclass
 class LoraConfig:
+    # false: full fine-tuning (lora=none): every weight trains, in float32 master weights, and final_model/ holds the
+    # whole model. For small models (a 135M/270M model fits whole on any GPU); the settings below are then unused.
+    enabled: bool = True
     r: int = bounded(32, ge=1)
     alpha: int = bounded(32, ge=1)
     dropout: float = bounded(0.0, ge=0, lt=1)
@@ -116,6 +121,9 @@ class DataConfig:
     # Synthetic examples added to the training split, as a share of the real training examples (0.25 = 25%).
     synthetic_ratio: float = bounded(0.0, ge=0)
     dedupe: bool = True
+    # Order of entities and relations in every target answer, all sources alike (odin/data/label_order.py): text =
+    # by first occurrence in the input (ties: as annotated); annotated = the corpus' own order (file order).
+    label_order: LabelOrder = LabelOrder.text
     prepared_dir: Optional[str] = None  # read splits prepared by an earlier run instead of preparing again
 
 
@@ -134,8 +142,18 @@ class TrainingConfig:
     bf16: bool = True  # used where the hardware supports it
     gradient_checkpointing: bool = True
     eval_every: float = bounded(0.5, gt=0)  # in epochs; also the checkpoint interval
-    load_best_model: bool = True  # by eval loss
+    load_best_model: bool = True  # keep the checkpoint with the best `best_model_metric` at the end
     save_total_limit: int = bounded(3, ge=1)
+    # What "best" means for load_best_model and early stopping: eval_loss, or micro F1 of answers generated for the
+    # val split at each evaluation (eval_entity_f1 | eval_relation_f1; odin/modeling/selection.py).
+    best_model_metric: BestModelMetric = BestModelMetric.eval_loss
+    # Stop after this many evaluations in a row without a better best_model_metric; 0 = off (train all epochs).
+    early_stopping_patience: int = bounded(0, ge=0)
+    # Generate and score val answers at each evaluation (eval_entity_f1, eval_relation_f1, ... logged by step) even
+    # when selecting on loss; an F1 best_model_metric turns it on by itself.
+    val_f1: bool = False
+    # Score a fixed sample of this many val examples at each evaluation (cheaper on a large val split); null: all.
+    val_f1_samples: Optional[int] = bounded(None, ge=1, why="a number of val examples, or null for all")
     seed: int = 42  # the trainer's seed (LoRA init, data order); the YAMLs set it to the top-level `seed`
     completion_only_loss: bool = True
     packing: bool = False  # padding-free batching of several examples per row

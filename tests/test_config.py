@@ -9,9 +9,10 @@ from omegaconf import OmegaConf
 
 from conftest import EXPERIMENT_FILES, REPO, compose_cfg
 
-# The version history (v1 ... v16, v12b); other experiment files are recipes built on a version.
-EXPERIMENTS = [name for name in EXPERIMENT_FILES if re.fullmatch(r"v\d+b?", name)]
-RECIPES = {"v16_smollm2_ade"}
+# Files on the one-GPU recipe (training=single_gpu, a small model, ADE), each pinned by a test of its own below.
+RECIPES = {"v16_smollm2_ade", "v17"}
+# The version history on the shared V15 recipe (v1 ... v16, v12b).
+EXPERIMENTS = [name for name in EXPERIMENT_FILES if re.fullmatch(r"v\d+b?", name) and name not in RECIPES]
 
 # version -> (model name, LoRA r, epochs, data sources, completion-only loss, repetition_penalty)
 LLAMA_1B = "meta-llama/Llama-3.2-1B-Instruct"
@@ -83,6 +84,34 @@ def test_the_gpu_benchmark_recipe_is_v16_on_smollm2_and_ade():
     OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
 
 
+def test_v17_is_gemma_fully_fine_tuned_and_selected_on_val_relation_f1():
+    cfg = compose_cfg(["+experiment=v17"])
+    assert cfg.version == "v17"
+    assert cfg.model.name == "google/gemma-3-270m" and str(cfg.model.source) == "gguf_package"
+    assert cfg.lora.enabled is False
+    # v16_smollm2_ade's data and one-GPU recipe, unchanged.
+    assert active_sources(cfg) == {"ade"} and cfg.data.synthetic_ratio == 0
+    assert (cfg.model.max_seq_length, cfg.data.max_tokens, str(cfg.data.long_inputs)) == (512, 480, "chunk")
+    assert str(cfg.data.label_order) == "text" and str(cfg.data.sources.ade.negatives) == "none"
+    t = cfg.training
+    assert t.completion_only_loss and not t.packing and t.group_by_length and not t.gradient_checkpointing
+    assert (t.per_device_batch_size, t.gradient_accumulation_steps, t.optimizer) == (32, 1, "adamw_torch_fused")
+    # What V17 changes.
+    assert (t.epochs, t.learning_rate, t.warmup_steps, t.eval_every) == (6, 1e-4, 20, 1.0)
+    assert t.load_best_model and str(t.best_model_metric) == "eval_relation_f1" and t.early_stopping_patience == 2
+    assert t.val_f1_samples is None and t.seed == 42 and cfg.generation.batch_size == 512
+    OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+
+
+def test_the_training_levers_are_off_by_default():
+    cfg = compose_cfg(["+experiment=v16_smollm2_ade"])
+    assert cfg.lora.enabled is True and str(cfg.data.label_order) == "text"
+    assert str(cfg.data.sources.ade.negatives) == "none" and cfg.data.sources.ade.negative_ratio is None
+    t = cfg.training
+    assert str(t.best_model_metric) == "eval_loss" and t.early_stopping_patience == 0 and not t.val_f1
+    assert compose_cfg(["lora=none"]).lora.enabled is False
+
+
 def test_version_specific_values():
     assert compose_cfg(["+experiment=v1"]).data.sources.synthetic.version == 1
     assert compose_cfg(["+experiment=v2"]).data.sources.synthetic.version == 2
@@ -122,7 +151,8 @@ def test_model_presets_compose(model):
     assert compose_cfg([f"model={model}"]).model.name
 
 
-@pytest.mark.parametrize("search", ["lora_rank", "epochs", "data_mix"])
+@pytest.mark.parametrize("search", ["lora_rank", "epochs", "data_mix", "seeds", "full_finetune", "selection",
+                                    "label_order", "negatives"])
 def test_hparams_searches_compose(search):
     cfg = compose_cfg([f"+hparams_search={search}"])
     assert cfg.task == "pipeline"

@@ -28,7 +28,8 @@ def test_every_experiment_runs_as_a_multirun(tmp_path, raw_data):
     versions = set()
     for path in results:
         run_dir = path.parent
-        assert (run_dir / "final_model" / "adapter_config.json").exists()
+        # An adapter, or the whole model of a full fine-tune (lora.enabled=false, v17).
+        assert any((run_dir / "final_model" / f).exists() for f in ("adapter_config.json", "config.json"))
         assert (run_dir / "data" / "stats.json").exists()
         versions.add(OmegaConf.load(run_dir / ".hydra" / "config.yaml").version)
         assert json.loads(path.read_text())["num_examples"] == 4

@@ -165,6 +165,8 @@ def _what_was_read(name: str, entry: Optional[Mapping]) -> str:
     if not entry:
         return "no record of what was read (prepared by an older odin)"
     text = f"{entry['examples']:,} examples"
+    if entry.get("training_only_examples"):
+        text += f" (and {entry['training_only_examples']:,} for the training split only)"
     if entry.get("synthetic_ratio"):
         return f"{text}, {entry['origin']}."
     files = entry.get("files") or []
@@ -199,6 +201,10 @@ def _processing(settings: Mapping, names: list[str], read: Mapping) -> list[str]
         ("- Exact duplicates (same input and output) were removed, and no" if settings.get("dedupe", True)
          else "- No") + " input text occurs in two splits.",
     ]
+    if settings.get("label_order"):
+        lines.append("- Entities and relations are listed " + (
+            "in the order they first occur in the input." if settings["label_order"] == "text"
+            else "in the order the corpus annotates them."))
     mix = []
     for n in names:
         entry = read.get(n) or {}

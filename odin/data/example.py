@@ -29,3 +29,6 @@ class SourceResult:
     examples: list[Example]
     dropped: Counter = field(default_factory=Counter)  # e.g. {"relation type Comparison": 12, "entity type Gene": 40}
     origin: Optional[SourceOrigin] = None  # the files read and whether they are the release's (corpora)
+    # Examples for the training split alone, added after the splits are drawn (so val and test stay as without them);
+    # one whose document is in val or test is left out. E.g. data.sources.ade.negatives=train.
+    train_only: list[Example] = field(default_factory=list)

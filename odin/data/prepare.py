@@ -1,7 +1,8 @@
 """Preparing data: raw corpora and generators -> train/val/test Alpaca records, statistics and a dataset card.
 
-    load each source -> split by document -> chunk (or drop) long inputs -> dedupe + leakage check -> mix
-    -> write {train,val,test}.jsonl + .parquet -> stats.json + table -> README.md (dataset card)
+    load each source -> order each answer's labels (data.label_order) -> split by document -> chunk (or drop)
+    long inputs -> dedupe + leakage check -> mix -> write {train,val,test}.jsonl + .parquet -> stats.json + table
+    -> README.md (dataset card)
 
 Everything lands in one data directory (written beside it and renamed when complete, so a half-written directory
 is never mistaken for prepared data). `ensure_prepared` is what training and evaluation call: it reuses prepared
@@ -21,10 +22,11 @@ from omegaconf import DictConfig
 from odin.data.card import card_example, write_card
 from odin.data.chunk import fit_to_length
 from odin.data.example import Example
+from odin.data.label_order import apply_label_order
 from odin.data.mix import check_ratio_source, mix, ratio_source
 from odin.data.prepared import SPLITS, example_to_record, write_split
 from odin.data.sources import registry
-from odin.data.split import assign_splits, dedupe, remove_leakage, split_ratios
+from odin.data.split import add_training_only, assign_splits, dedupe, remove_leakage, split_ratios
 from odin.data.stats import compute_stats, print_stats, write_stats
 from odin.errors import OdinError
 
@@ -83,8 +85,12 @@ def prepare(cfg: DictConfig, data_dir: Path) -> Path:
     data = cfg.data
     dropped: dict[str, Counter] = {}
 
-    examples, sources = load_sources(cfg, dropped)
+    examples, train_only, sources = load_sources(cfg, dropped)
+    # Before anything compares answers (dedupe) or cuts them (chunking keeps the order). The notes the mix adds for
+    # data.synthetic_ratio are generated in text order, which is also their annotated order.
+    examples, train_only = (apply_label_order(exs, str(data.label_order)) for exs in (examples, train_only))
     examples, dropped["split"] = assign_splits(examples, data.split, data.seed)
+    examples, dropped["training only"] = add_training_only(examples, train_only)
     count_tokens = token_counter(cfg)
     examples, dropped["length"] = fit_to_length(examples, data.max_tokens, str(data.long_inputs), count_tokens)
     if data.dedupe:
@@ -111,7 +117,7 @@ def prepare(cfg: DictConfig, data_dir: Path) -> Path:
     split_cfg = data.split
     settings = {"name": str(data.name), "sources": list(sources), "seed": data.seed, "max_tokens": data.max_tokens,
                 "long_inputs": str(data.long_inputs), "tokenizer": str(cfg.model.name),
-                "synthetic_ratio": data.synthetic_ratio, "dedupe": data.dedupe,
+                "synthetic_ratio": data.synthetic_ratio, "dedupe": data.dedupe, "label_order": str(data.label_order),
                 "use_official_splits": split_cfg.use_official,
                 "split_ratios": {"train": split_cfg.train, "val": split_cfg.val, "test": split_cfg.test}}
     stats = compute_stats(splits, count_tokens, dropped, settings, sources)
@@ -125,23 +131,29 @@ def prepare(cfg: DictConfig, data_dir: Path) -> Path:
     return data_dir
 
 
-def load_sources(cfg: DictConfig, dropped: dict[str, Counter]) -> tuple[list[Example], dict[str, dict]]:
-    """Every configured source's examples (a source set to null is unused), and per source loaded what was read:
-    the number of examples, its weight and cap, how it maps onto odin's types and where it came from."""
+def load_sources(cfg: DictConfig, dropped: dict[str, Counter]) -> tuple[list[Example], list[Example], dict[str, dict]]:
+    """Every configured source's examples (a source set to null is unused), those for the training split alone, and
+    per source loaded what was read: the number of examples, its weight and cap, how it maps onto odin's types and
+    where it came from."""
     raw = cfg.paths.raw_data_dir
     examples: list[Example] = []
+    train_only: list[Example] = []
     read: dict[str, dict] = {}
     for name, source in registry().items():
         src_cfg = cfg.data.sources.get(name)
         if src_cfg is None or name == ratio_source(cfg.data):
             continue  # the mix sizes and adds the synthetic_ratio source itself
         result = source.load(src_cfg, None if raw is None else str(raw))
-        log.info("Source %s: %d examples", name, len(result.examples))
+        log.info("Source %s: %d examples%s", name, len(result.examples),
+                 f" (+ {len(result.train_only)} for the training split only)" if result.train_only else "")
         examples += result.examples
+        train_only += result.train_only
         dropped[name] = Counter(result.dropped)
         origin = result.origin.to_dict() if result.origin is not None else {}
+        if result.train_only:
+            origin["training_only_examples"] = len(result.train_only)
         read[name] = _source_entry(cfg, name, len(result.examples), **origin)
-    return examples, read
+    return examples, train_only, read
 
 
 def _source_entry(cfg: DictConfig, name: str, examples: int, origin: str = "", **facts) -> dict:

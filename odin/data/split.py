@@ -73,6 +73,20 @@ def assign_splits(examples: list[Example], split_cfg: SplitConfig, seed: int) ->
     return kept, dropped
 
 
+def add_training_only(examples: list[Example], extra: Iterable[Example]) -> tuple[list[Example], Counter]:
+    """`examples` (split already) plus `extra` in the training split, except those whose document is in val or test:
+    the splits were drawn without them, so val and test stay exactly as they were."""
+    doc_split = {ex.doc_id: ex.split for ex in examples}
+    added, dropped = [], Counter()
+    for ex in extra:
+        held_out = doc_split.get(ex.doc_id, "train")
+        if held_out != "train":
+            dropped[f"training-only example from a {held_out} document: left out"] += 1
+        else:
+            added.append(replace(ex, split="train"))
+    return examples + added, dropped
+
+
 def _cut(n: int, ratios: tuple[float, float, float]) -> list[str]:
     """Split labels for n shuffled documents: round(n * train) train, round(n * val) val, the rest test."""
     n_train = round(n * ratios[0])

@@ -48,7 +48,8 @@ def model_bundle(run: TrainedRun, repo_id: str, staging: Path, *, license: str |
     card.save(staging / CARD)
     files[CARD] = staging / CARD
     m = run.results["metrics"]
-    kind = "merged model" if run.merged else f"LoRA adapter ({run.model_dir.name})"
+    kind = ("fully fine-tuned model" if run.full_finetune else "merged model" if run.merged
+            else f"LoRA adapter ({run.model_dir.name})")
     message = commit_message or (f"odin {run.version}: {kind} of {run.config.model.name}, entity F1 "
                                  f"{_fmt(m.get('entity_f1'))}, relation F1 {_fmt(m.get('relation_f1'))}")
     description = (f"Published by odin from run {run.run_dir.name} (version {run.version}); scores on the "

@@ -149,7 +149,7 @@ def build_model_card(run: TrainedRun, repo_id: str, *, license: str | None = Non
 def card_body(run: TrainedRun, repo_id: str, *, license_known: bool = True) -> list[str]:
     cfg = run.config
     name = repo_id.split("/")[-1]
-    what = "A merged model" if run.merged else "A LoRA adapter"
+    what = "A fully fine-tuned model" if run.full_finetune else "A merged model" if run.merged else "A LoRA adapter"
     lines = [f"# {name}", "",
              f"{what} for [{cfg.model.name}]({_hub_link(cfg.model)}) that extracts medical entities and the relations "
              f"between them from clinical and biomedical text, trained with odin as model "
@@ -187,7 +187,8 @@ def _training(run: TrainedRun) -> list[str]:
         lines.append("- The base model has random weights (a test model): its answers carry no meaning.")
     if m.get("load_in_4bit"):
         lines.append("- The base model was loaded in 4-bit (QLoRA).")
-    lines += [f"- LoRA: r={lora.r}, alpha={lora.alpha}, dropout={lora.dropout}, bias={lora.bias}"
+    lines += ["- Full fine-tuning: every weight of the base model trained (no LoRA)" if run.full_finetune else
+              f"- LoRA: r={lora.r}, alpha={lora.alpha}, dropout={lora.dropout}, bias={lora.bias}"
               + (", rsLoRA" if lora.get("use_rslora") else "")
               + f"; target modules: {', '.join(lora.target_modules)}",
               f"- Sequence length: {m.max_seq_length} tokens (inputs up to {run.config.data.max_tokens})",
@@ -198,7 +199,8 @@ def _training(run: TrainedRun) -> list[str]:
               "- Loss on the answer only (completion-only)" if t.completion_only_loss
               else "- Loss on the whole prompt and answer"]
     if run.model_dir.name.startswith("checkpoint-"):
-        lines.append(f"- This is the training checkpoint `{run.model_dir.name}`, not the final adapter.")
+        lines.append(f"- This is the training checkpoint `{run.model_dir.name}`, not the final "
+                     f"{'model' if run.full_finetune else 'adapter'}.")
     return lines
 
 

@@ -29,13 +29,22 @@ class TrainedRun:
     config: DictConfig  # the run's composed config (.hydra/config.yaml)
     overrides: list[str]  # its command line (.hydra/overrides.yaml)
     model_dir: Path  # the folder to publish: final_model/, checkpoint-N/ or merged_model/
-    merged: bool
+    merged: bool  # whole weights go up: merged_model/, or any folder of a full fine-tune
     results: dict  # evaluation_results.json
     stats: dict  # the training data's stats.json
 
     @property
     def version(self) -> str:
         return str(self.config.get("version", "dev"))
+
+    @property
+    def full_finetune(self) -> bool:
+        return is_full_finetune(self.config)
+
+
+def is_full_finetune(config: DictConfig) -> bool:
+    """Whether a run trained the whole model (lora.enabled=false): its final_model/ is whole weights, not an adapter."""
+    return OmegaConf.select(config, "lora.enabled", default=True) is False
 
 
 def read_run(run_dir: Path, *, checkpoint: str | None = None, merged: bool = False,
@@ -56,17 +65,22 @@ def read_run(run_dir: Path, *, checkpoint: str | None = None, merged: bool = Fal
     config = OmegaConf.load(config_path)
     overrides_path = run_dir / ".hydra" / "overrides.yaml"
     overrides = [str(o) for o in OmegaConf.load(overrides_path)] if overrides_path.is_file() else []
-    model_dir = model_folder(run_dir, checkpoint, merged)
+    model_dir = model_folder(run_dir, checkpoint, merged, full=is_full_finetune(config))
     results_path = Path(results_file).expanduser() if results_file else run_dir / RESULTS_FILE
     results = read_results(results_path, model_dir)
     return TrainedRun(run_dir, config, overrides, model_dir, merged, results, read_stats(run_dir, config))
 
 
-def model_folder(run_dir: Path, checkpoint: str | None, merged: bool) -> Path:
-    if merged and checkpoint:
+def model_folder(run_dir: Path, checkpoint: str | None, merged: bool, *, full: bool = False) -> Path:
+    if full and not merged:
+        # A full fine-tune is merged by nature: every folder it wrote is the whole model, the base's weights included.
+        raise OdinError(f"{run_dir} is a full fine-tune (lora.enabled=false): its {ADAPTER_DIR}/ holds the whole "
+                        "model, base weights included, not a LoRA adapter. Publish those weights on purpose with "
+                        "publish.merged=true (the base model's licence must allow redistributing them)")
+    if merged and checkpoint and not full:
         raise OdinError(f"publish.merged=true pushes {MERGED_DIR}/ and publish.checkpoint={checkpoint} an adapter "
                         "checkpoint: set one of them")
-    if merged:
+    if merged and not full:
         folder = run_dir / MERGED_DIR
         if not folder.is_dir():
             raise OdinError(f"publish.merged=true but {folder} does not exist: train with training.merge=true to write "

@@ -149,6 +149,8 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
     if t.use_liger_kernel:
         check_liger(cuda, backend)
     load_best = bool(t.load_best_model and has_eval)
+    # The early stopper reads the same metric as the best-checkpoint choice.
+    metric = str(t.best_model_metric) if has_eval and (load_best or t.early_stopping_patience > 0) else None
     return SFTConfig(
         output_dir=str(run_dir),
         num_train_epochs=float(t.epochs),
@@ -171,8 +173,8 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         eval_steps=1,
         save_steps=1,
         load_best_model_at_end=load_best,
-        metric_for_best_model="eval_loss" if load_best else None,
-        greater_is_better=False if load_best else None,
+        metric_for_best_model=metric,
+        greater_is_better=None if metric is None else metric != "eval_loss",
         save_total_limit=t.save_total_limit,
         seed=t.seed,
         data_seed=t.seed,

@@ -28,9 +28,12 @@ def check(cfg: DictConfig) -> None:
     if bool(r.run_dir) == bool(r.run_id):
         raise OdinError("task=register needs exactly one of register.run_dir=<a run directory> or "
                         "register.run_id=<an MLflow run id>")
-    if r.run_dir and not (Path(str(r.run_dir)).expanduser() / "final_model" / "adapter_config.json").is_file():
-        raise OdinError(f"register.run_dir={r.run_dir} holds no trained adapter (final_model/adapter_config.json); "
-                        "point it at the directory of a run that trained a model")
+    final = Path(str(r.run_dir)).expanduser() / "final_model" if r.run_dir else None
+    # An adapter, or a fully fine-tuned model (lora.enabled=false): config.json and its weights.
+    if final is not None and not any((final / name).is_file() for name in ("adapter_config.json", "config.json")):
+        raise OdinError(f"register.run_dir={r.run_dir} holds no trained model (final_model/adapter_config.json, or "
+                        "final_model/config.json of a full fine-tune); point it at the directory of a run that "
+                        "trained a model")
     if not list(r.rule):
         raise OdinError("register.rule is empty: give the metrics that decide, e.g. [relation_f1,entity_f1]")
 

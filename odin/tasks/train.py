@@ -1,8 +1,10 @@
-"""task=train: fine-tune LoRA adapters on the prepared train split, checkpointing and evaluating on val.
+"""task=train: fine-tune LoRA adapters (or, with lora.enabled=false, the whole model) on the prepared train split,
+checkpointing and evaluating on val.
 
 Reads like the steps it takes: read the splits, tokenize, load the model with LoRA on the run's backend, train (or
-resume), save `final_model/` and `trainer_state.json` in the run directory, and merge if asked. The adapter is
-saved locally before anything is sent to a tracker.
+resume; keeping the best checkpoint by training.best_model_metric, stopping early when asked), save `final_model/`
+and `trainer_state.json` in the run directory, and merge if asked. The model is saved locally before anything is
+sent to a tracker.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ log = logging.getLogger(__name__)
 
 def check(cfg: DictConfig) -> None:
     """Everything training will use, checked before any work: the data, the model, the trainer's settings."""
+    from odin.modeling.backends import check_full_finetuning
     from odin.modeling.load import check_available
+    from odin.modeling.selection import wants_val_f1
     from odin.modeling.sft import choose_optimizer, scheduler_name
     from odin.tasks.prepare import check as check_data
 
@@ -30,6 +34,11 @@ def check(cfg: DictConfig) -> None:
     t = cfg.training
     choose_optimizer(str(t.optimizer), cuda=False, quiet=True)
     scheduler_name(str(t.lr_scheduler))
+    check_full_finetuning(cfg)
+    if t.val_f1_samples is not None and not wants_val_f1(t):
+        raise OdinError(f"training.val_f1_samples={t.val_f1_samples} sizes the val sample scored at each evaluation, "
+                        "but nothing scores it: set training.val_f1=true or training.best_model_metric="
+                        "eval_relation_f1 (or eval_entity_f1), or drop val_f1_samples")
     if t.init_adapter:
         from odin.modeling.backends import check_adapter_dir
 
@@ -88,21 +97,28 @@ def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, backend: str | None
     if eval_ds is not None and len(eval_ds) == 0:
         log.warning("No val example fits in model.max_seq_length=%d: training without evaluation", max_len)
         eval_ds = None
+    _check_selection_has_val(cfg.training, eval_ds is not None, data_dir)
+
+    from odin.modeling.selection import selection_callbacks
 
     model = load_for_training(cfg, backend, tokenizer)
+    selection = selection_callbacks(cfg, val_records, backend) if eval_ds is not None else []
     trainer = sft.build_trainer(cfg, model, tokenizer, train_ds, eval_ds, run_dir, backend=backend,
-                                callbacks=[*tracker.trainer_callbacks(), *callbacks])
+                                callbacks=[*selection, *tracker.trainer_callbacks(), *callbacks])
+    for callback in selection:
+        if hasattr(callback, "attach"):
+            callback.attach(trainer)
     sft.fit(trainer, cfg, run_dir, resume_from)
 
     final = run_dir / "final_model"
     if is_main_process():  # in a distributed job every rank holds the same weights; rank 0 writes them
-        # With load_best_model the trainer now holds the checkpoint with the lowest eval loss.
+        # With load_best_model the trainer now holds the checkpoint with the best training.best_model_metric.
         trainer.model.save_pretrained(final)
         tokenizer.save_pretrained(final)
         trainer.save_state()  # trainer_state.json in the run dir: loss curve, best checkpoint, steps
-        log.info("Adapter saved to %s", final)
+        log.info("%s saved to %s", "Adapter" if cfg.lora.enabled else "Fully fine-tuned model", final)
         tracker.log_model(final, float(cfg.tracking.max_artifact_mb))
-    barrier()  # the other ranks go on to evaluate the adapter rank 0 has just written
+    barrier()  # the other ranks go on to evaluate the model rank 0 has just written
     if cfg.training.merge and is_main_process():
         from odin.modeling.load import free_gpu
         from odin.modeling.merge import merge_adapter
@@ -111,6 +127,22 @@ def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, backend: str | None
         free_gpu()
         merge_adapter(cfg, final, run_dir / "merged_model", tokenizer)
     return final
+
+
+def _check_selection_has_val(training_cfg, has_eval: bool, data_dir: Path) -> None:
+    """Selection on val F1 and early stopping need evaluations; a run asked for them must not quietly train without."""
+    t = training_cfg
+    asked = []
+    if t.early_stopping_patience > 0:
+        asked.append(f"training.early_stopping_patience={t.early_stopping_patience}")
+    if str(t.best_model_metric) != "eval_loss":
+        asked.append(f"training.best_model_metric={t.best_model_metric}")
+    if t.val_f1:
+        asked.append("training.val_f1=true")
+    if asked and not has_eval:
+        raise OdinError(f"{', '.join(asked)}: evaluations on the val split are needed, and {data_dir} has no val "
+                        "example that fits model.max_seq_length; prepare data with a val split (data.split.val > 0) "
+                        "or turn these settings off")
 
 
 def _read_val(data_dir: Path) -> list[dict]:
@@ -152,7 +184,8 @@ def resume_checkpoint(training_cfg, run_dir: Path) -> Path | None:
 
 
 def training_metrics(run_dir: Path) -> dict[str, float]:
-    """train_loss / best eval_loss from the run's trainer_state.json (for task=train's return value)."""
+    """train_loss, the best eval_loss and (when val answers were scored) the best val F1s from the run's
+    trainer_state.json (for task=train's return value)."""
     path = run_dir / "trainer_state.json"
     if not path.exists():
         return {}
@@ -163,4 +196,7 @@ def training_metrics(run_dir: Path) -> dict[str, float]:
             metrics["train_loss"] = float(entry["train_loss"])
         if "eval_loss" in entry:
             metrics["eval_loss"] = min(float(entry["eval_loss"]), metrics.get("eval_loss", float("inf")))
+        for name in ("eval_entity_f1", "eval_relation_f1"):
+            if name in entry:
+                metrics[name] = max(float(entry[name]), metrics.get(name, float("-inf")))
     return metrics

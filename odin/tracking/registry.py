@@ -122,8 +122,8 @@ def _model_source(client, run, run_dir: Path | None) -> str:
     tags = run.data.tags
     for candidate in (tags.get("odin.model_path"), Path(run_dir) / "final_model" if run_dir else None,
                       Path(tags["odin.run_dir"]) / "final_model" if "odin.run_dir" in tags else None):
-        if candidate and (Path(candidate) / "adapter_config.json").is_file():
-            log.info("Uploading the adapter %s to the run's artifacts for the registry", candidate)
+        if candidate and any((Path(candidate) / name).is_file() for name in ("adapter_config.json", "config.json")):
+            log.info("Uploading the model %s to the run's artifacts for the registry", candidate)
             client.log_artifacts(run.info.run_id, str(candidate), "final_model")
             return f"runs:/{run.info.run_id}/final_model"
     raise OdinError(f"MLflow run {run.info.run_id} has no trained adapter (no final_model artifact, no local "

@@ -192,7 +192,7 @@ def _rel_cut(path: Path, same_pmid: bool) -> None:
 def test_ade_original_files_cut(raw_data, tmp_path, caplog, name, where):
     folder = copy(raw_data, "ade", tmp_path, [ade.REL_FILE, ade.NEG_FILE])
     _rel_cut(folder / name, same_pmid=where == "line")
-    cfg = AdeSourceConfig(path=str(folder), include_negatives=True)
+    cfg = AdeSourceConfig(path=str(folder), negatives="all")
     with pytest.raises(OdinError) as err:
         ade.load(cfg, None)
     release_error(err, folder / name, "ADE Corpus V2", "ade")
@@ -235,7 +235,7 @@ def test_ade_parquet_export_cut_short(raw_data, tmp_path):
     folder = copy(raw_data, HF_EXPORT, tmp_path, names)
     path = folder / names[1]
     path.write_bytes(path.read_bytes()[:500_000])
-    cfg = AdeSourceConfig(path=str(folder), include_negatives=True)
+    cfg = AdeSourceConfig(path=str(folder), negatives="all")
     with pytest.raises(OdinError) as err:
         ade.load(cfg, None)
     release_error(err, path, "ADE Corpus V2", "ade")

@@ -8,6 +8,7 @@ from collections import Counter
 
 import pytest
 
+from odin.data.label_order import in_text_order
 from odin.data.pubtator import parse_pubtator
 from odin.data.sources import ade, bc5cdr, biored
 from odin.errors import OdinError
@@ -76,7 +77,7 @@ def test_ade_spot_checks(ade_rel):
     assert first.doc_id == "10030778" and first.text == "Intravenous azithromycin-induced ototoxicity."
     assert first.extraction.entities == (Entity("azithromycin", "Drug"), Entity("ototoxicity", "Symptom"))
     assert first.extraction.relations == (Relation("azithromycin", "causes", "ototoxicity"),)
-    # Two sentences of PMID 10048291, numbered in file order; entities in text order.
+    # Two sentences of PMID 10048291, numbered in file order; entities as annotated (drug, then effect).
     paget = by_id["ade:10048291:0"]
     assert paget.text.startswith("Immobilization, while Paget's bone disease")
     assert paget.extraction.entities == (Entity("dihydrotachysterol", "Drug"),
@@ -90,7 +91,7 @@ def test_ade_spot_checks(ade_rel):
 
 @pytest.mark.corpus
 def test_ade_negatives(raw_data, ade_rel):
-    result = ade.load(AdeSourceConfig(include_negatives=True), str(raw_data))
+    result = ade.load(AdeSourceConfig(negatives="all"), str(raw_data))
     negatives = [e for e in result.examples if not e.extraction]
     assert len(negatives) == 16695 - 7  # ADE-NEG.txt lines minus its 7 duplicate lines
     assert result.dropped[ade.DROP_NEG_DUPLICATE] == 7
@@ -122,8 +123,8 @@ def test_ade_hf_parquet_matches_rel(raw_data, ade_rel):
 
 @pytest.mark.corpus
 def test_ade_hf_parquet_negatives(raw_data):
-    rel = ade.load(AdeSourceConfig(include_negatives=True), str(raw_data))
-    hf = ade.load(AdeSourceConfig(path=str(raw_data / HF_RELATION_DIR), include_negatives=True), None)
+    rel = ade.load(AdeSourceConfig(negatives="all"), str(raw_data))
+    hf = ade.load(AdeSourceConfig(path=str(raw_data / HF_RELATION_DIR), negatives="all"), None)
     # The classification config repeats some negative sentences under several PMIDs; by text both agree.
     assert {e.text for e in hf.examples if not e.extraction} == {e.text for e in rel.examples if not e.extraction}
     assert len([e for e in hf.examples if not e.extraction]) == 16625
@@ -171,12 +172,15 @@ def test_ade_small_folder(tmp_path):
         "10030778|Ototoxicity with Azithromycin and azithromycin.|Ototoxicity|0|11|azithromycin|34|46\n"
     )
     (tmp_path / "ADE-NEG.txt").write_text("99 NEG No effect here.\n99 NEG No effect here.\n99 NEG Nor here.\n")
-    small = AdeSourceConfig(path=str(tmp_path), include_negatives=True, allow_modified=True)
+    small = AdeSourceConfig(path=str(tmp_path), negatives="all", allow_modified=True)
     result = ade.load(small, None)
     assert [e.id for e in result.examples] == ["ade:10030778:0", "ade:10030778:1", "ade:99:neg0", "ade:99:neg1"]
     second = result.examples[1]
-    assert second.extraction.entities == (Entity("Ototoxicity", "Symptom"), Entity("Azithromycin", "Drug"))
+    # As annotated (drug, then effect); the two spellings of one drug are written as the sentence first has it.
+    assert second.extraction.entities == (Entity("Azithromycin", "Drug"), Entity("Ototoxicity", "Symptom"))
     assert second.extraction.relations == (Relation("Azithromycin", "causes", "Ototoxicity"),)
+    assert in_text_order(second.text, second.extraction).entities == (Entity("Ototoxicity", "Symptom"),
+                                                                       Entity("Azithromycin", "Drug"))
     assert result.dropped == {ade.DROP_REPEATED_PAIR: 2, ade.DROP_NEG_DUPLICATE: 1}
     (tmp_path / "ADE-NEG.txt").write_text("99 NEG fine\n99 POS wrong\n")
     with pytest.raises(OdinError, match=r"ADE-NEG\.txt, line 2: expected 'PMID NEG sentence'"):
@@ -398,7 +402,7 @@ def test_biored_needs_files(tmp_path):
 def test_real_sources_load_fast_and_share_no_document_within_a_corpus(raw_data):
     start = time.perf_counter()
     results = [
-        ade.load(AdeSourceConfig(include_negatives=True), str(raw_data)),
+        ade.load(AdeSourceConfig(negatives="all"), str(raw_data)),
         ade.load(AdeSourceConfig(path=str(raw_data / HF_RELATION_DIR)), None),
         bc5cdr.load(Bc5cdrSourceConfig(), str(raw_data)),
         biored.load(BioredSourceConfig(), str(raw_data)),

@@ -1,7 +1,8 @@
 """ADE Corpus V2: sentences from case reports with drugs and the adverse effects they caused.
 
 One example per sentence: drug -> Drug, adverse effect -> Symptom, every drug-effect pair -> `drug causes effect`
-(repeated pairs are kept once and counted). Entities and relations are listed in text order.
+(repeated pairs are kept once and counted). Entities and relations are listed as annotated (file order);
+the prepare pipeline orders them by `data.label_order` (odin/data/label_order.py).
 
 Where the data comes from, first match wins:
   1. `data.sources.ade.path`: a folder with DRUG-AE.rel (and ADE-NEG.txt), or a Parquet export of the Hugging Face
@@ -16,8 +17,9 @@ two PMIDs, so the Hub path yields 4,271 examples where the .rel path yields 4,27
 
 The .rel offsets count into a `PMID\\n\\nTitle\\n\\nAbstract` layout, not the sentence, so they are only checked for
 consistency (end - begin = length of the string); entities are found by searching the sentence.
-`include_negatives` adds the sentences of ADE-NEG.txt (or the Hub's classification config, label 0) as examples with
-an empty extraction.
+`negatives` adds the sentences of ADE-NEG.txt (or the Hub's classification config, label 0) as examples with an
+empty extraction: to the training split alone (`train`: the prepare pipeline adds them after the splits are drawn,
+so val and test are the same as without them), or to every split (`all`); `negative_ratio` thins them.
 
 Local files (both layouts) are checked against the release before they are parsed (odin/data/release.py).
 """
@@ -27,14 +29,28 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Iterable, Optional
+
+from odin.bounds import bounded
 
 from odin.data.example import Example, SourceResult
 from odin.data.release import Release, ReleaseCheck, ReleaseFile, SourceOrigin
 from odin.data.sources import CardFacts, Source, corpus_location
 from odin.errors import OdinError
 from odin.extraction import Entity, Extraction, Relation
+
+
+class Negatives(str, Enum):
+    """Where ADE-NEG.txt's sentences (no adverse effect: an empty answer) go."""
+
+    none = "none"  # not read
+    train = "train"  # the training split only, after the splits are drawn: val and test stay as without them
+    all = "all"  # every split (the splits are drawn over positives and negatives together, so val and test change)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -44,7 +60,10 @@ class AdeSourceConfig:
     path: Optional[str] = None  # folder with DRUG-AE.rel (and ADE-NEG.txt), or a Parquet export; None: the Hub
     hub_id: str = "ade-benchmark-corpus/ade_corpus_v2"
     hub_config: str = "Ade_corpus_v2_drug_ade_relation"
-    include_negatives: bool = False  # add ADE-NEG.txt sentences as examples with an empty extraction
+    negatives: Negatives = Negatives.none  # ADE-NEG.txt sentences as examples with an empty answer: none | train | all
+    # With negatives: at most this many negatives per annotated sentence (0.5: half as many), the same subset every
+    # run (chosen by a hash of the text; a smaller ratio keeps a subset of a larger one's). null: all 16,688.
+    negative_ratio: Optional[float] = bounded(None, ge=0)
     # Read local files that differ from the release (a warning, and the dataset card says so) instead of stopping.
     allow_modified: bool = False
 
@@ -74,13 +93,17 @@ RELEASE = Release("ADE Corpus V2", (
 
 
 def load(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
+    return place_negatives(_load(cfg, raw_data_dir), cfg)
+
+
+def _load(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
     found = corpus_location("ade", cfg.path, raw_data_dir)
     if found is None:
         return _load_hub(cfg)
     location, key = found
     check = ReleaseCheck("ade", RELEASE, cfg.allow_modified)
     if (location / REL_FILE).is_file():
-        return load_rel_folder(location, cfg.include_negatives, check)
+        return load_rel_folder(location, _wants_negatives(cfg), check)
     parquet = _parquet_files(location, cfg.hub_config)
     if not parquet:
         raise OdinError(
@@ -88,12 +111,12 @@ def load(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> SourceResult:
             f"({cfg.hub_config}); point {key} at the folder with {REL_FILE} (and {NEG_FILE})"
         )
     negatives = None
-    if cfg.include_negatives:
+    if _wants_negatives(cfg):
         negatives = _parquet_files(parquet[0].parent.parent, HF_NEGATIVES_CONFIG)
         if not negatives:
             raise OdinError(
-                f"data.sources.ade.include_negatives=true needs the {HF_NEGATIVES_CONFIG} export beside "
-                f"{parquet[0].parent}; add it, or set include_negatives=false"
+                f"data.sources.ade.negatives={cfg.negatives} needs the {HF_NEGATIVES_CONFIG} export beside "
+                f"{parquet[0].parent}; add it, or set data.sources.ade.negatives=none"
             )
     for f in parquet + (negatives or []):
         check.file(f, _export_name(f))
@@ -119,7 +142,7 @@ def _export_name(path: Path) -> str:
 # ---------------------------------------------------------------------------------------------- original files
 
 
-def load_rel_folder(folder: Path, include_negatives: bool, check: ReleaseCheck) -> SourceResult:
+def load_rel_folder(folder: Path, read_negatives: bool, check: ReleaseCheck) -> SourceResult:
     dropped: Counter = Counter()
     check.file(folder / REL_FILE, REL_FILE)
     groups = read_rel(folder / REL_FILE)
@@ -128,11 +151,11 @@ def load_rel_folder(folder: Path, include_negatives: bool, check: ReleaseCheck) 
     for (pmid, sentence), pairs in groups.items():
         examples.append(sentence_example(f"ade:{pmid}:{per_pmid[pmid]}", pmid, sentence, pairs, dropped))
         per_pmid[pmid] += 1
-    if include_negatives:
+    if read_negatives:
         path = folder / NEG_FILE
         if not path.is_file():
             raise OdinError(
-                f"data.sources.ade.include_negatives=true needs {path}; add it or set include_negatives=false"
+                f"data.sources.ade negatives need {path}; add it or set data.sources.ade.negatives=none"
             )
         positives = {sentence for _, sentence in groups}
         check.file(path, NEG_FILE)
@@ -198,7 +221,7 @@ def _load_hub(cfg: AdeSourceConfig) -> SourceResult:
     groups = hf_positives(_hub_dataset(cfg.hub_id, cfg.hub_config), origin)
     dropped: Counter = Counter()
     negatives = None
-    if cfg.include_negatives:
+    if _wants_negatives(cfg):
         negatives = hf_negatives(_hub_dataset(cfg.hub_id, HF_NEGATIVES_CONFIG), origin, dropped)
     result = examples_from_hf(groups, negatives, dropped)
     result.origin = SourceOrigin(f"the Hugging Face Hub: {origin}")
@@ -283,26 +306,29 @@ def sentence_doc_id(text: str) -> str:
 
 
 def sentence_example(example_id: str, doc_id: str, sentence: str, pairs: list[Pair], dropped: Counter) -> Example:
-    positions = {}
     for drug, effect, where in pairs:
         for name, text in (("drug", drug), ("effect", effect)):
-            if text not in positions:
-                pos = sentence.find(text)
-                if pos < 0:
-                    raise OdinError(f"{where}: {name} {text!r} does not occur in its sentence {sentence[:80]!r}")
-                positions[text] = pos
-    # Text order (then file order) for both lists: the model reads the sentence left to right.
-    order = sorted(range(len(pairs)), key=lambda i: (positions[pairs[i][0]], positions[pairs[i][1]], i))
-    entities = sorted(
-        [(positions[d], i, 0, Entity(d, "Drug")) for i, (d, _, _) in enumerate(pairs)]
-        + [(positions[e], i, 1, Entity(e, "Symptom")) for i, (_, e, _) in enumerate(pairs)],
-        key=lambda t: t[:3],
-    )
-    relations = [Relation(pairs[i][0], "causes", pairs[i][1]) for i in order]
-    extraction = Extraction.of((e for *_, e in entities), relations)
+            if text not in sentence:
+                raise OdinError(f"{where}: {name} {text!r} does not occur in its sentence {sentence[:80]!r}")
+    # As annotated (the file's rows, drug before effect); the prepare pipeline puts them in data.label_order.
+    entities = [entity for drug, effect, _ in pairs for entity in (Entity(drug, "Drug"), Entity(effect, "Symptom"))]
+    relations = [Relation(drug, "causes", effect) for drug, effect, _ in pairs]
+    extraction = Extraction(_first_written(entities, lambda e: sentence.find(e.text)),
+                            _first_written(relations, lambda r: (sentence.find(r.head), sentence.find(r.tail))))
     if len(extraction.relations) < len(relations):
         dropped[DROP_REPEATED_PAIR] += len(relations) - len(extraction.relations)
     return Example(example_id, doc_id, sentence, extraction, "ade")
+
+
+def _first_written(items: list, position) -> tuple:
+    """One item per scoring key, in the order keys are first annotated; a key annotated in spellings that differ only
+    in case ("Metformin", "metformin") is written as it occurs first in the sentence, the span a model copies."""
+    chosen: dict = {}
+    for item in items:
+        key = item.key()
+        if key not in chosen or position(item) < position(chosen[key]):
+            chosen[key] = item
+    return tuple(chosen.values())
 
 
 def _negative_examples(negatives: list[tuple[str, str]], positives: set[str], dropped: Counter,
@@ -319,7 +345,43 @@ def _negative_examples(negatives: list[tuple[str, str]], positives: set[str], dr
     return examples
 
 
+def _wants_negatives(cfg: AdeSourceConfig) -> bool:
+    return str(cfg.negatives) != "none"
+
+
+def place_negatives(result: SourceResult, cfg: AdeSourceConfig) -> SourceResult:
+    """The negatives read with the positives, thinned to `negative_ratio` and put where `negatives` says: among the
+    examples (all splits) or in `train_only` (the training split alone)."""
+    if not _wants_negatives(cfg):
+        return result
+    # Every annotated sentence has at least one drug-effect pair, so an empty answer is a negative.
+    positives = [ex for ex in result.examples if ex.extraction]
+    negatives = [ex for ex in result.examples if not ex.extraction]
+    if cfg.negative_ratio is not None and round(cfg.negative_ratio * len(positives)) < len(negatives):
+        n = round(cfg.negative_ratio * len(positives))
+        by_hash = sorted(range(len(negatives)), key=lambda i: (hashlib.sha1(negatives[i].text.encode()).digest(), i))
+        keep = set(by_hash[:n])
+        result.dropped[f"ADE negative sentence over negative_ratio={cfg.negative_ratio:g}"] += len(negatives) - n
+        negatives = [ex for i, ex in enumerate(negatives) if i in keep]
+    if str(cfg.negatives) == "train":
+        result.examples, result.train_only = positives, negatives
+    else:
+        result.examples = positives + negatives
+    return result
+
+
+def _negatives_note(cfg: AdeSourceConfig) -> str:
+    if not _wants_negatives(cfg):
+        return ""
+    where = " in the training split only" if str(cfg.negatives) == "train" else ""
+    ratio = f" (at most {cfg.negative_ratio:g} per annotated sentence)" if cfg.negative_ratio is not None else ""
+    return f"; ADE-NEG.txt sentences (no adverse effect) are examples with nothing to extract{where}{ratio}"
+
+
 def _check(cfg: AdeSourceConfig, raw_data_dir: Optional[str]) -> None:
+    if cfg.negative_ratio is not None and not _wants_negatives(cfg):
+        raise OdinError(f"data.sources.ade.negative_ratio={cfg.negative_ratio} thins the negatives, but "
+                        "data.sources.ade.negatives=none reads none; set negatives=train (or all), or drop the ratio")
     if corpus_location("ade", cfg.path, raw_data_dir) is None:
         # No local files: the Hub it is. Asked once, in a few seconds, rather than after datasets' retries.
         from odin.offline import require_hub
@@ -346,8 +408,7 @@ SOURCE = Source(
                  "case reports. J Biomed Inform 2012;45(5):885-892. https://doi.org/10.1016/j.jbi.2012.04.008",
         content="sentences from PubMed case reports, annotated with drugs and the adverse effects they caused",
         mapping=lambda cfg: "drug -> Drug, adverse effect -> Symptom, every drug-effect pair of a sentence -> "
-                            "`drug causes effect`" + ("; ADE-NEG.txt sentences (no adverse effect) are examples "
-                                                      "with nothing to extract" if cfg.include_negatives else ""),
+                            "`drug causes effect`" + _negatives_note(cfg),
         source_dataset="extended|ade-benchmark-corpus/ade_corpus_v2",
     ),
 )

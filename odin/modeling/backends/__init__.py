@@ -1,7 +1,8 @@
 """Training backends: how the base model is loaded and LoRA is put on it (`model.backend=auto|hf|unsloth`).
 
 Both return a PEFT model that the shared trainer (odin/modeling/sft.py) trains and saves, so either one writes the
-same adapter format. Unsloth is imported only when it is chosen, and only on CUDA.
+same adapter format; with `lora.enabled=false` (full fine-tuning) both return the plain model, saved whole.
+Unsloth is imported only when it is chosen, and only on CUDA.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def _resolve(wanted: str) -> str:
 
 
 def load_for_training(cfg, backend: str, tokenizer):
-    """The base model with trainable LoRA adapters (new from cfg.lora, or training.init_adapter continued)."""
+    """The base model with trainable LoRA adapters (new from cfg.lora, or training.init_adapter continued); with
+    `lora.enabled=false` the whole model, every weight trainable."""
     if backend == "unsloth":
         from odin.modeling.backends.unsloth import load_for_training as load
     else:
@@ -108,10 +110,32 @@ def load_for_training(cfg, backend: str, tokenizer):
         log.info("Continuing training of the adapter in %s (its own LoRA settings apply, not cfg.lora)",
                  cfg.training.init_adapter)
     model = load(cfg, tokenizer)
+    if not cfg.lora.enabled:
+        total = sum(p.numel() for p in model.parameters())
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        log.info("Full fine-tuning (%s backend, lora.enabled=false): %s trainable parameters of %s", backend,
+                 f"{trainable:,}", f"{total:,}")
+        return model
     trainable, total = model.get_nb_trainable_parameters()
     log.info("LoRA (%s backend): %s trainable parameters of %s (%.2f%%)", backend, f"{trainable:,}", f"{total:,}",
              100 * trainable / max(total, 1))
     return model
+
+
+def check_full_finetuning(cfg) -> None:
+    """The settings that cannot go with `lora.enabled=false` (full fine-tuning), refused before any work."""
+    if cfg.lora.enabled:
+        return
+    why = "lora.enabled=false trains every weight of the model (full fine-tuning)"
+    if cfg.model.load_in_4bit:
+        raise OdinError(f"{why}, and 4-bit weights (model.load_in_4bit=true) cannot be trained: set "
+                        "model.load_in_4bit=false, or train LoRA adapters (lora=r32) on the 4-bit model")
+    if cfg.training.init_adapter:
+        raise OdinError(f"{why}, but training.init_adapter={cfg.training.init_adapter} continues a LoRA adapter: "
+                        "drop one of them (to start a full fine-tune from a merged model, set model.name=<its dir>)")
+    if cfg.training.merge:
+        raise OdinError(f"{why}: final_model/ already holds the whole model, so there is no adapter to merge; drop "
+                        "training.merge")
 
 
 def lora_kwargs(lora_cfg) -> dict:

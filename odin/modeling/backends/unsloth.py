@@ -1,5 +1,6 @@
 """The `unsloth` backend: Unsloth's FastLanguageModel loads the model and adds LoRA with its fused kernels and
-its own gradient checkpointing. CUDA only; `resolve_backend` has already imported Unsloth before transformers.
+its own gradient checkpointing (or, with `lora.enabled=false`, trains every weight: `full_finetuning=True`). CUDA
+only; `resolve_backend` has already imported Unsloth before transformers.
 
 Unsloth cannot read GGUF, so it loads `pretrained_dir()`: the converted safetensors directory for packaged models.
 The tokenizer is odin's own (same special tokens as the hf backend and evaluation), not Unsloth's patched copy.
@@ -23,6 +24,7 @@ def load_for_training(cfg, tokenizer):
     if m.attn_implementation:
         log.info("model.attn_implementation=%s is left to Unsloth, which picks its own attention kernels",
                  m.attn_implementation)
+    full = not cfg.lora.enabled
     model, _ = FastLanguageModel.from_pretrained(
         model_name=pretrained_dir(m, cfg.paths.cache_dir),
         max_seq_length=m.max_seq_length,
@@ -33,7 +35,13 @@ def load_for_training(cfg, tokenizer):
         use_gradient_checkpointing=checkpointing,
         fix_tokenizer=False,
         **_device_map(),
+        # lora.enabled=false: every weight trains (Unsloth then makes get_peft_model a no-op); its precision is
+        # Unsloth's choice. Not measured by odin yet: the hf backend is the tested path for full fine-tuning.
+        full_finetuning=full,
     )
+    if full:
+        log.info("Full fine-tuning with Unsloth (lora.enabled=false)")
+        return model
     if t.init_adapter:
         from peft import PeftModel
 
