@@ -62,7 +62,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     Returns the headline metrics (entity_f1, relation_f1, ...), the values a sweeper and a tracker read.
     """
     from odin.evaluation import build_results, print_summary, score_generations, write_results
-    from odin.format import build_prompt
+    from odin.format import build_prompt, levers_from
     from odin.inference import generate
     from odin.modeling.adapter import load_for_inference
 
@@ -79,7 +79,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     _sync(model)
     generation_s = time.perf_counter() - start
 
-    scores, examples = score_generations(records, generations)
+    scores, examples = score_generations(records, generations, levers_from(cfg.generation.postprocess))
     results = build_results(scores, examples, model_dir=str(model_dir) if model_dir is not None else None,
                             model_name=str(cfg.model.name), split=str(cfg.eval.split), generation_s=generation_s)
     path = write_results(results, run_dir / RESULTS_FILE)
