@@ -6,6 +6,9 @@ Relations section, or a line repeated in a loop) so a batch ends when its slowes
 `max_new_tokens`. A step of a small model costs about the same for 32 sequences as for 512 on a GPU (kernel launches,
 not arithmetic, set its time), so there the fewer batches the better: set generation.batch_size to cover the set.
 Returned texts are in the caller's order, without the prompt, cut at the end of the answer.
+
+With generation.grounded a logits processor (`odin.grounding`) rides along each batch and keeps every answer grounded
+in its prompt's input text; it checks the model's own choice first, so it costs little per step.
 """
 
 from __future__ import annotations
