@@ -345,8 +345,10 @@ def postprocess(extraction: Extraction, text: str, *, snap_to_text: bool = False
                 written = " ".join(text[span[0]:span[1]].split())
                 renamed.setdefault(fold_text(e.text), written)
                 entities[i] = Entity(written, e.type)
-        relations = [Relation(renamed.get(fold_text(r.head), r.head), r.relation, renamed.get(fold_text(r.tail), r.tail))
-                     for r in relations]
+        def name(text: str) -> str:
+            return renamed.get(fold_text(text), text)
+
+        relations = [Relation(name(r.head), r.relation, name(r.tail)) for r in relations]
     if dedupe:
         entities = _first_by(entities, lambda e: fold_text(e.text))
         relations = _first_by(relations, lambda r: frozenset((fold_text(r.head), fold_text(r.tail))))

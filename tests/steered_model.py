@@ -16,7 +16,8 @@ class Steering:
 
         self.tokenizer = tokenizer
         # Keyed by the prompt's text as decoded from the model's input (special tokens and padding dropped).
-        self.scripts = {prompt: tokenizer.encode(answer, add_special_tokens=False) for prompt, answer in scripts.items()}
+        self.scripts = {prompt: tokenizer.encode(answer, add_special_tokens=False)
+                        for prompt, answer in scripts.items()}
         self.bias, self.noise = bias, noise
         self.generator = torch.Generator().manual_seed(seed)
         self.calls = 0
