@@ -32,8 +32,8 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
 
     from odin.data.prepared import read_split
     from odin.decode_speed import prepare_decoding
-    from odin.format import build_prompt
-    from odin.inference import generate_batch, generation_config
+    from odin.format import build_prompt, split_prompt
+    from odin.inference import encode_prompts, generate_batch, generation_config
     from odin.modeling.adapter import load_for_inference
 
     adapter = next((o.split("=", 1)[1] for o in overrides if o.startswith("adapter=")), None)
@@ -49,15 +49,17 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
         if torch.cuda.is_available():
             torch.cuda.synchronize()
 
-    encoded = tokenizer(prompts)["input_ids"]
+    encoded = encode_prompts(tokenizer, prompts)
     config = generation_config(model, tokenizer, cfg.generation, new_tokens)
+    # generation.grounded=true profiles grounded decoding (odin/grounding.py) on the same batch.
+    sources = [split_prompt(p)[1] for p in prompts] if cfg.generation.grounded else None
 
     def timed(tokens: int) -> tuple[float, int]:
         # One batch as odin.inference.generate runs it; a trained model may stop early, so the steps taken count.
         config.max_new_tokens = tokens
         sync()
         start = time.perf_counter()
-        new = generate_batch(model, tokenizer, encoded, config)
+        new = generate_batch(model, tokenizer, encoded, config, sources=sources)
         sync()
         return time.perf_counter() - start, new.shape[1]
 

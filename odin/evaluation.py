@@ -19,8 +19,8 @@ import math
 from pathlib import Path
 from typing import Sequence
 
-from odin.extraction import Extraction, fold_text
-from odin.format import ParseResult, parse
+from odin.extraction import Extraction
+from odin.format import FoldedText, ParseResult, parse, read_answer
 from odin.metrics import DEFINITIONS, Scores, score
 
 RESULTS_FILE = "evaluation_results.json"  # in the run directory of task=eval and task=pipeline
@@ -39,7 +39,7 @@ ERROR_CATEGORIES: tuple[str, ...] = (
 def classify_errors(gold: Extraction, pred: Extraction, text: str) -> dict[str, list[dict]]:
     """The errors of one prediction, by category (see the module docstring)."""
     errors: dict[str, list[dict]] = {c: [] for c in ERROR_CATEGORIES}
-    haystack = fold_text(text)  # as metrics.grounding_rate reads the input
+    source = FoldedText(text)  # the grounding check metrics.grounding_rate counts
     gold_keys = {e.key() for e in gold.entities}
     pred_keys = {e.key() for e in pred.entities}
     gold_type: dict[str, str] = {}  # entity text -> its first gold type
@@ -53,7 +53,7 @@ def classify_errors(gold: Extraction, pred: Extraction, text: str) -> dict[str, 
         name = e.key()[0]
         if name in gold_type:
             errors["wrong_type"].append({"text": e.text, "gold_type": gold_type[name], "predicted_type": e.type})
-        elif name not in haystack:
+        elif not source.contains(e.text):
             errors["hallucinated_entity"].append(e.to_dict())
         else:
             errors["extra_entity"].append(e.to_dict())
@@ -98,14 +98,18 @@ def error_counts(examples: Sequence[dict]) -> dict[str, int]:
     return counts
 
 
-def score_generations(records: Sequence[dict], generations: Sequence[str]) -> tuple[Scores, list[dict]]:
-    """Scores and per-example records for prepared Alpaca records and one generation each (same order)."""
+def score_generations(records: Sequence[dict], generations: Sequence[str],
+                      levers: dict[str, bool] | None = None) -> tuple[Scores, list[dict]]:
+    """Scores and per-example records for prepared Alpaca records and one generation each (same order).
+
+    `levers`: the post-processing switches of `odin.format.postprocess` (generation.postprocess), applied to each
+    generation as prediction applies them."""
     if len(records) != len(generations):
         raise ValueError(f"one generation per record needed: {len(records)} records, {len(generations)} generations")
     golds, preds, inputs, examples = [], [], [], []
     for i, (rec, generation) in enumerate(zip(records, generations)):
         gold = parse(rec["output"]).extraction
-        parsed = parse(generation)
+        parsed = read_answer(generation, rec["input"], **(levers or {}))
         golds.append(gold)
         preds.append(parsed.extraction)
         inputs.append(rec["input"])

@@ -6,96 +6,38 @@ Relations section, or a line repeated in a loop) so a batch ends when its slowes
 `max_new_tokens`. A step of a small model costs about the same for 32 sequences as for 512 on a GPU (kernel launches,
 not arithmetic, set its time), so there the fewer batches the better: set generation.batch_size to cover the set.
 Returned texts are in the caller's order, without the prompt, cut at the end of the answer.
+
+With generation.grounded a logits processor (`odin.grounding`) rides along each batch and keeps every answer grounded
+in its prompt's input text; it checks the model's own choice first, so it costs little per step.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 
 from odin.errors import OdinError
+from odin.format import answer_end, build_prompt, split_prompt, trim_answer
+
+__all__ = ["answer_end", "trim_answer", "encode_prompts", "generation_config", "generate_batch", "generate"]
 
 log = logging.getLogger(__name__)
 
-# A complete header line ("### Input:" or "### Input" + newline); a half-generated "### Rel" does not match yet.
-_HEADER_LINE = re.compile(r"^[ \t]*#{2,}[ \t]*(\w+)[ \t]*(?::|\n)", re.MULTILINE)
-_RELATIONS_HEADER = re.compile(r"^[ \t]*#{2,}[ \t]*relations\b[ \t]*:?", re.MULTILINE | re.IGNORECASE)
-# After the Relations section has started: a blank line or a new header ends it.
-_SECTION_END = re.compile(r"\n[ \t]*\n|\n[ \t]*#")
-_KNOWN_SECTIONS = ("entities", "relations")
 
-
-def answer_end(text: str) -> int | None:
-    """Where the answer format ends in generated text (an index to cut at), or None while it may go on.
-
-    It ends at a blank line or a new header once the Relations section has content; at any header that is not
-    Entities/Relations (the model running on into e.g. "### Input:"), which `odin.format.parse` would not read anyway;
-    at the first complete line that repeats an earlier one (numbering aside): greedy decoding that repeats a line
-    is in a loop that would run to max_new_tokens, and the parser drops duplicates, so nothing scored is lost; or
-    at a second arrow on one relation line, a loop within the line.
-    """
-    ends = []
-    rel = _RELATIONS_HEADER.search(text)
-    if rel:
-        # Skip the newline(s) right after the header: the section needs a first line before a blank one can end it.
-        first = len(text) - len(text[rel.end():].lstrip())
-        if first < len(text):
-            end = _SECTION_END.search(text, first)
-            if end:
-                ends.append(end.start())
-    for header in _HEADER_LINE.finditer(text):
-        if header.group(1).lower() not in _KNOWN_SECTIONS:
-            ends.append(header.start())
-            break
-    repeat = _first_repeated_line(text)
-    if repeat is not None:
-        ends.append(repeat)
-    chained = _SECOND_ARROW.search(text)
-    if chained:
-        ends.append(chained.start(1))
-    return min(ends) if ends else None
-
-
-# A relation line holds one arrow. A second on the same line ("a --[causes]--> b --[associated with]--> b --[...")
-# is a loop within the line that never reaches a newline; cutting before it keeps the first, well-formed relation.
-_SECOND_ARROW = re.compile(r"--\s*\[[^\]\n]*\]\s*-+>[^\n]*?(\s*--\s*\[)")
-
-
-_NUMBERING = re.compile(r"^\s*(?:\d+\s*[.)]\s*|[-*]\s+)?")
-
-
-def _first_repeated_line(text: str) -> int | None:
-    """Start of the first complete line whose content (numbering, case and spacing aside) came before."""
-    seen: set[str] = set()
-    pos = 0
-    for line in text.splitlines(keepends=True):
-        if not line.endswith("\n"):
-            break  # still being generated
-        content = " ".join(_NUMBERING.sub("", line).split()).lower()
-        if content and not content.startswith("#") and content.rstrip(".") != "none found":
-            if content in seen:
-                return pos
-            seen.add(content)
-        pos += len(line)
-    return None
-
-
-def trim_answer(text: str) -> str:
-    end = answer_end(text)
-    return (text if end is None else text[:end]).strip()
-
-
-def _format_end_criteria(tokenizer, batch_size: int):
+def _format_end_criteria(tokenizer, batch_size: int, end_token_ids=(), on_done=None):
     """A StoppingCriteria that stops each sequence of a batch on its own when its answer is complete.
 
     It follows each sequence's text token by token (a cached decode per token id) and runs `answer_end` only when a
-    token could complete a stop: one holding a newline, '#' or ':'.
+    token could complete a stop: one holding a newline, '#' or ':'. A sequence that emits one of `end_token_ids`
+    (EOS) is complete too. `on_done()` is called once for each sequence as it completes (the progress bar).
     """
     import torch
     from transformers import StoppingCriteria
 
-    pieces: dict[int, str] = {}
+    from odin.grounding import token_text
+
+    texts = token_text(tokenizer)
+    ends = frozenset(int(t) for t in end_token_ids if t is not None)
 
     class FormatEnd(StoppingCriteria):
         def __init__(self):
@@ -106,12 +48,15 @@ def _format_end_criteria(tokenizer, batch_size: int):
             for i, token in enumerate(input_ids[:, -1].tolist()):
                 if self.done[i]:
                     continue
-                piece = pieces.get(token)
-                if piece is None:
-                    piece = pieces[token] = tokenizer.decode([token], skip_special_tokens=True)
-                self.texts[i] += piece
-                if any(c in piece for c in "\n#:"):
-                    self.done[i] = answer_end(self.texts[i]) is not None
+                if token in ends:
+                    self.done[i] = True
+                else:
+                    piece = texts.piece(token)
+                    self.texts[i] += piece
+                    if any(c in piece for c in "\n#:"):
+                        self.done[i] = answer_end(self.texts[i]) is not None
+                if self.done[i] and on_done is not None:
+                    on_done()
             return torch.tensor(self.done, dtype=torch.bool, device=input_ids.device)
 
     return FormatEnd()
@@ -155,16 +100,65 @@ def _left_pad(batch_ids: list[list[int]], pad_id: int, device):
     return input_ids.to(device), attention.to(device)
 
 
-def generate_batch(model, tokenizer, batch_ids: list[list[int]], config):
+def generate_batch(model, tokenizer, batch_ids: list[list[int]], config, *, sources: list[str] | None = None,
+                   on_done=None):
     """The new token ids (batch, steps) for one batch of tokenized prompts: left-padded, KV cache, each sequence
-    stopped when its answer is complete (the batch ends when all are)."""
-    import torch
+    stopped when its answer is complete (the batch ends when all are).
 
+    `sources`: each prompt's input text, to ground the answers in (`odin.grounding`); None decodes unconstrained.
+    `on_done()` is called as each sequence completes before max_new_tokens.
+    """
+    import torch
+    from transformers import LogitsProcessorList
+
+    eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+    stop = _format_end_criteria(tokenizer, len(batch_ids), eos, on_done)
+    processors = LogitsProcessorList()
+    if sources is not None:
+        from odin.grounding import grounded_processor
+
+        top_k = (config.top_k or 50) if config.do_sample else None
+        # Rows the stopping criteria has ended only receive padding from then on: no need to constrain them.
+        processors.append(grounded_processor(tokenizer, sources, eos, top_k=top_k, finished=stop.done))
     input_ids, attention = _left_pad(batch_ids, config.pad_token_id, next(model.parameters()).device)
     with torch.inference_mode():
         out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
-                             stopping_criteria=[_format_end_criteria(tokenizer, len(batch_ids))])
+                             logits_processor=processors, stopping_criteria=[stop])
     return out[:, input_ids.shape[1]:]
+
+
+def encode_prompts(tokenizer, prompts: list[str], max_input_tokens: int | None = None) -> list[list[int]]:
+    """Token ids of each prompt as training tokenizes it (`odin.modeling.sft.encode` calls this): the whole prompt
+    in one call, with whatever the tokenizer adds (its BOS).
+
+    A prompt longer than `max_input_tokens` loses the end of its input text, so that the instruction and the
+    "### Response:" cue the answer follows are kept; such prompts are counted in a warning.
+    """
+    encoded = [list(ids) for ids in tokenizer(list(prompts))["input_ids"]]
+    if max_input_tokens is None:
+        return encoded
+    too_long = [i for i, ids in enumerate(encoded) if len(ids) > max_input_tokens]
+    if too_long:
+        log.warning("%d of %d prompts are longer than %d tokens: the end of their input text was cut off to keep "
+                    "the instruction and the answer cue (first: #%d)", len(too_long), len(encoded),
+                    max_input_tokens, too_long[0])
+        for i in too_long:
+            encoded[i] = _cut_input(tokenizer, prompts[i], len(encoded[i]), max_input_tokens)
+    return encoded
+
+
+def _cut_input(tokenizer, prompt: str, length: int, max_input_tokens: int) -> list[int]:
+    """The prompt rebuilt with its input text cut at a token boundary so the whole fits in `max_input_tokens`."""
+    instruction, text = split_prompt(prompt)
+    offsets = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+    keep = len(offsets) - (length - max_input_tokens)
+    while keep > 0:
+        ids = tokenizer(build_prompt(text[: offsets[keep - 1][1]].rstrip(), instruction))["input_ids"]
+        if len(ids) <= max_input_tokens:
+            return list(ids)
+        keep -= len(ids) - max_input_tokens  # tokens merge differently at the cut: try again, shorter
+    raise OdinError(f"The prompt without its input text is longer than the {max_input_tokens} tokens the model can "
+                    "take in; shorten the instruction or lower generation.max_new_tokens")
 
 
 def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tokens: int | None = None,
@@ -172,7 +166,8 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
     """One answer per prompt, in the order given: greedy, batched, without the prompt, cut at the answer's end.
 
     `prompts` must come from `odin.format.build_prompt` (the template the model was trained on). Prompts longer than
-    `max_input_tokens` keep their last tokens (the Response marker must stay) and are counted in a warning.
+    `max_input_tokens` lose the end of their input text (`encode_prompts`). With generation.grounded, answers are
+    grounded in each prompt's input text (`odin.grounding`).
     """
     import torch
     from tqdm.auto import tqdm
@@ -182,22 +177,17 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
     batch_size = max(1, int(generation_cfg.batch_size))
     new_tokens = int(max_new_tokens if max_new_tokens is not None else generation_cfg.max_new_tokens)
     config = generation_config(model, tokenizer, generation_cfg, new_tokens)
-
-    # Tokenized exactly as training tokenizes a prompt (odin.modeling.sft.encode): with the tokenizer's own BOS.
-    encoded = tokenizer(list(prompts))["input_ids"]
-    if max_input_tokens is not None:
-        too_long = [i for i, ids in enumerate(encoded) if len(ids) > max_input_tokens]
-        if too_long:
-            log.warning("%d of %d prompts are longer than %d tokens and were cut from the start (first: #%d)",
-                        len(too_long), len(encoded), max_input_tokens, too_long[0])
-            for i in too_long:
-                encoded[i] = encoded[i][-max_input_tokens:]
+    encoded = encode_prompts(tokenizer, prompts, max_input_tokens)
+    sources = [split_prompt(p)[1] for p in prompts] if generation_cfg.grounded else None
+    if sources is not None:
+        from odin.grounding import drop_open_line
 
     # Longest first: the batch most likely to run out of memory fails at once, not after minutes of work.
     order = sorted(range(len(encoded)), key=lambda i: -len(encoded[i]))
     outputs: list[str | None] = [None] * len(encoded)
     was_training = model.training
     model.eval()
+    # The bar moves as each answer completes, not only per batch: a batch of long answers takes a while.
     bar = tqdm(total=len(encoded), desc="generate", unit="ex", disable=not progress)
     try:
         for start in range(0, len(order), batch_size):
@@ -205,17 +195,24 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
             idx = order[start:start + batch_size]
             batch = [encoded[i] for i in idx]
             width = max(len(ids) for ids in batch)
+            finished = [0]
+
+            def on_done():
+                finished[0] += 1
+                bar.update(1)
+
             try:
-                new = generate_batch(model, tokenizer, batch, config)
+                new = generate_batch(model, tokenizer, batch, config, on_done=on_done,
+                                     sources=[sources[i] for i in idx] if sources is not None else None)
             except torch.OutOfMemoryError as err:
                 raise OdinError(
                     f"Out of GPU memory generating a batch of {len(idx)} prompts of up to {width} "
                     f"tokens (+{new_tokens} new). Lower generation.batch_size (now {batch_size}) or "
                     "generation.max_new_tokens") from err
-            texts = tokenizer.batch_decode(new, skip_special_tokens=True)
+            texts = tokenizer.batch_decode(new, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             for i, text in zip(idx, texts):
-                outputs[i] = trim_answer(text)
-            bar.update(len(idx))
+                outputs[i] = trim_answer(text) if sources is None else drop_open_line(trim_answer(text), sources[i])
+            bar.update(len(idx) - finished[0])  # those that ran to max_new_tokens
             log.debug("batch %d: %d prompts of %d tokens, %d new tokens in %.2f s", start // batch_size + 1,
                       len(idx), width, new.shape[1], time.perf_counter() - began)
     finally:

@@ -20,7 +20,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Sequence
 
-from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Extraction, fold_text
+from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Extraction
+from odin.format import FoldedText
 
 
 @dataclass
@@ -140,13 +141,14 @@ HEADLINE_METRICS: tuple[str, ...] = tuple(
 
 
 def grounding_rate(preds: Sequence[Extraction], inputs: Sequence[str]) -> float:
-    """Share of predicted entity strings found (case-insensitively) in their input text; 1.0 when none predicted."""
+    """Share of predicted entity strings found in their input text (`odin.format.FoldedText.contains`: case and
+    whitespace folded as entities are scored); 1.0 when none predicted."""
     found = total = 0
     for pred, text in zip(preds, inputs, strict=True):
-        haystack = fold_text(text)
+        source = FoldedText(text)
         for e in pred.entities:
             total += 1
-            found += e.key()[0] in haystack
+            found += source.contains(e.text)
     return found / total if total else 1.0
 
 

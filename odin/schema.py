@@ -175,6 +175,17 @@ class TrainingConfig:
 
 
 @dataclass
+class PostprocessConfig:
+    """Clean-ups of a parsed answer (odin.format.postprocess), applied where eval scores and predict writes it."""
+
+    # Write each entity as the input writes it; one found only with spaces ignored ("FVIII" for "F VIII") takes
+    # the input's span. Relation ends follow.
+    snap_to_text: bool = False
+    dedupe: bool = False  # one type per entity text, one relation per entity pair (the first wins)
+    drop_unlisted_relations: bool = False  # drop a relation whose head or tail is not one of the answer's entities
+
+
+@dataclass
 class GenerationConfig:
     batch_size: int = bounded(32, ge=1)
     max_new_tokens: int = bounded(256, ge=1)
@@ -183,6 +194,10 @@ class GenerationConfig:
     no_repeat_ngram_size: int = bounded(0, ge=0)  # 0 = off. V1-V9 used 3
     # A fixed-size KV cache; on CUDA the decoding step is then compiled (CUDA graphs): odin/decode_speed.py
     static_cache: bool = False
+    # Grounded decoding (odin/grounding.py): entity text can only be a span of the input (folded as the metric
+    # folds), relation ends only entities already listed. Greedy output is unchanged wherever it already complies.
+    grounded: bool = False
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
 
 @dataclass

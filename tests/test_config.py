@@ -176,6 +176,16 @@ def test_cli_prints_an_experiment_config():
     assert "version: v16" in res.stdout and "Meta-Llama-3.1-8B" in res.stdout
 
 
+def test_generation_switches_default_off_and_compose():
+    cfg = compose_cfg([])
+    assert cfg.generation.grounded is False
+    assert dict(cfg.generation.postprocess) == {"snap_to_text": False, "dedupe": False, "drop_unlisted_relations": False}
+    cfg = compose_cfg(["generation.grounded=true", "generation.postprocess.snap_to_text=true"])
+    assert cfg.generation.grounded is True and cfg.generation.postprocess.snap_to_text is True
+    with pytest.raises(Exception, match="dedup"):
+        compose_cfg(["generation.postprocess.dedup=true"])
+
+
 @pytest.mark.parametrize("override,names", [
     ("lora.rnk=8", "lora.rnk"),
     ("training.epochs=three", "training.epochs"),

@@ -112,6 +112,14 @@ def test_scores_and_error_counts_over_a_set():
     assert len(second["parse_errors"]) == 1 and "Gene" in second["parse_errors"][0]
 
 
+def test_post_processing_levers_change_what_is_scored():
+    # The second answer's "diabetes --[treats]--> metformin" names an entity the answer does not list.
+    scores, examples = score_generations(RECORDS, GENERATIONS, {"drop_unlisted_relations": True})
+    assert (scores.relations.counts.tp, scores.relations.counts.fp, scores.relations.counts.fn) == (1, 0, 1)
+    assert examples[1]["prediction"]["relations"] == [] and error_counts(examples)["reversed_relation"] == 0
+    assert score_generations(RECORDS, GENERATIONS, {"drop_unlisted_relations": False})[0].relations.counts.fp == 1
+
+
 def test_results_file_has_every_field_and_no_nan(tmp_path):
     scores, examples = score_generations(RECORDS, GENERATIONS)
     results = build_results(scores, examples, model_dir="/m", model_name="tiny", split="test", generation_s=2.0)
@@ -186,6 +194,19 @@ def test_evaluate_writes_results_for_an_adapter(setup, tmp_path):
     for e in results["examples"]:
         assert set(e) == {"id", "input", "gold", "generation", "prediction", "parse_errors", "errors"}
         assert e["gold"]["entities"]  # synthetic notes always have entities
+
+
+def test_evaluate_with_grounded_decoding_and_post_processing(setup, tmp_path):
+    from odin.tasks.evaluate import evaluate
+
+    _, adapter, data = setup
+    cfg = eval_cfg(tmp_path, "eval.num_samples=3", "generation.grounded=true",
+                   "generation.postprocess.drop_unlisted_relations=true", "generation.postprocess.dedupe=true")
+    metrics = evaluate(cfg, data, adapter, tmp_path)
+    assert metrics["grounding_rate"] == 1.0  # whatever the random adapter writes, its entities are in the text
+    for e in json.loads((tmp_path / "evaluation_results.json").read_text())["examples"]:
+        listed = {x["text"].lower() for x in e["prediction"]["entities"]}
+        assert all({r["head"].lower(), r["tail"].lower()} <= listed for r in e["prediction"]["relations"])
 
 
 def test_evaluate_the_base_model_without_an_adapter(setup, tmp_path):

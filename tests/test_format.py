@@ -4,7 +4,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Entity, Extraction, Relation
-from odin.format import INSTRUCTION, build_prompt, parse, render, to_record
+from odin.format import (
+    INSTRUCTION, POSTPROCESS_LEVERS, FoldedText, build_prompt, find_spans, fold_text, is_grounded, levers_from, parse,
+    read_answer, render, split_prompt, to_record,
+)
 
 EXAMPLE = """### Entities:
 1. [Drug] enalapril
@@ -110,3 +113,97 @@ def test_prompt_template_is_shared_and_record_round_trips():
     prompt = build_prompt(rec["input"], rec["instruction"])
     assert prompt.startswith("### Instruction:\n") and prompt.endswith("### Response:\n")
     assert "Aspirin was given." in prompt
+
+
+# --- the prompt, inverted ---------------------------------------------------------------------------------------------
+
+
+@given(st.text(), st.text().filter(lambda s: "\n\n### Input:\n" not in s))
+@settings(max_examples=200, deadline=None)
+def test_split_prompt_inverts_build_prompt(text, instruction):
+    assert split_prompt(build_prompt(text, instruction)) == (instruction, text)
+
+
+def test_split_prompt_refuses_other_strings():
+    import pytest
+
+    with pytest.raises(ValueError, match="not a prompt built by"):
+        split_prompt("### Input:\nx")
+
+
+def test_lines_end_at_newlines_only():
+    result = parse("### Entities:\r\n1. [Drug] aspirin\r\n2. [Symptom] rash\u2028itch\n")
+    assert result.entities == (Entity("aspirin", "Drug"), Entity("rash\u2028itch", "Symptom"))
+
+
+# --- the fold and the grounding check ---------------------------------------------------------------------------------
+
+
+def test_fold_is_the_scoring_fold():
+    assert fold_text("  Acute\n\tRenal   FAILURE ") == "acute renal failure"
+    assert Entity("Acute  Renal failure", "Symptom").key() == (fold_text("acute renal failure"), "Symptom")
+    assert fold_text("ΟΔΟΣ") == "οδοσ"  # character by character: no final-sigma context rule
+
+
+@given(st.text(), st.integers(0, 60))
+@settings(max_examples=300, deadline=None)
+def test_the_fold_of_a_prefix_is_a_prefix_of_the_fold(text, cut):
+    # What grounded decoding relies on to check an entity's text while it grows.
+    assert fold_text(text).startswith(fold_text(text[:cut]))
+
+
+@given(st.text(max_size=60), st.integers(0, 60), st.integers(1, 15))
+@settings(max_examples=400, deadline=None)
+def test_spans_are_where_the_grounding_check_finds_an_entity(text, start, length):
+    needle = text[start:start + length]
+    source = FoldedText(text)
+    spans = source.spans(needle)
+    assert bool(spans) == (is_grounded(needle, text) and bool(fold_text(needle)))
+    assert bool(spans) == bool(find_spans(needle, text))
+    for a, b in spans:
+        assert fold_text(text[a:b]) == fold_text(needle)
+
+
+def test_spans_ignoring_spaces_find_a_name_written_without_them():
+    source = FoldedText("Factor F VIII  was low")
+    a, b = source.span_ignoring_spaces("FVIII")
+    assert source.text[a:b] == "F VIII"
+    assert source.span_ignoring_spaces("F IX") is None
+
+
+# --- post-processing ---------------------------------------------------------------------------------------------------
+
+NOTE = "Treatment with F VIII; Enalapril caused acute  renal failure and a rash."
+MESSY = ("### Entities:\n1. [Drug] FVIII\n2. [Drug] enalapril\n3. [Disease] Enalapril\n4. [Symptom] ACUTE renal failure\n"
+         "\n### Relations:\n1. enalapril --[causes]--> acute renal failure\n2. acute renal failure --[associated with]--> "
+         "enalapril\n3. FVIII --[treats]--> hemophilia\n4. Enalapril --[causes]--> rash")
+
+
+def test_with_no_lever_on_an_answer_is_read_as_parsed():
+    assert read_answer(MESSY, NOTE) == parse(MESSY)
+    assert read_answer(MESSY, NOTE, **dict.fromkeys(POSTPROCESS_LEVERS, False)) == parse(MESSY)
+
+
+def test_snap_to_text_writes_entities_as_the_input_does():
+    x = read_answer(MESSY, NOTE, snap_to_text=True).extraction
+    assert [e.text for e in x.entities] == ["F VIII", "Enalapril", "Enalapril", "acute renal failure"]
+    assert Relation("F VIII", "treats", "hemophilia") in x.relations  # the relation end follows its entity
+
+
+def test_dedupe_keeps_one_type_per_text_and_one_relation_per_pair():
+    x = read_answer(MESSY, NOTE, dedupe=True).extraction
+    assert [e.type for e in x.entities] == ["Drug", "Drug", "Symptom"]  # enalapril's first type wins
+    assert [r.relation for r in x.relations] == ["causes", "treats", "causes"]  # the reverse pair is dropped
+
+
+def test_drop_unlisted_relations():
+    x = read_answer(MESSY, NOTE, drop_unlisted_relations=True).extraction
+    assert all(r.tail not in ("hemophilia", "rash") for r in x.relations) and len(x.relations) == 2
+
+
+def test_levers_come_from_the_config():
+    from conftest import compose_cfg
+
+    cfg = compose_cfg(["generation.postprocess.dedupe=true"])
+    assert levers_from(cfg.generation.postprocess) == {"snap_to_text": False, "dedupe": True,
+                                                       "drop_unlisted_relations": False}

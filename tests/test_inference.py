@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Entity, Extraction, Relation
-from odin.format import build_prompt, parse, render
-from odin.inference import _format_end_criteria, answer_end, generate, generation_config, trim_answer
+from odin.format import INSTRUCTION, build_prompt, parse, render, split_prompt
+from odin.inference import _format_end_criteria, answer_end, encode_prompts, generate, generation_config, trim_answer
+from steered_model import steered
 from tiny_adapter import make_tiny_adapter
 
 ANSWER = render([Entity("enalapril", "Drug"), Entity("acute renal failure", "Symptom")],
@@ -104,7 +105,8 @@ def test_stopping_criteria_stop_each_sequence_when_its_answer_is_complete(tiny):
     pad = tokenizer.pad_token_id
     rows = torch.tensor([seq + [pad] * (width - len(seq)) for seq in ids])
     prompt = torch.zeros((2, 3), dtype=torch.long)
-    criteria = _format_end_criteria(tokenizer, batch_size=2)
+    reported = []
+    criteria = _format_end_criteria(tokenizer, batch_size=2, on_done=lambda: reported.append(step))
     stopped_at = [None, None]
     for step in range(width):
         done = criteria(torch.cat([prompt, rows[:, : step + 1]], dim=1), None)
@@ -113,6 +115,7 @@ def test_stopping_criteria_stop_each_sequence_when_its_answer_is_complete(tiny):
             if done[i] and stopped_at[i] is None:
                 stopped_at[i] = step
     assert stopped_at[0] is not None and stopped_at[1] is not None
+    assert reported == sorted(stopped_at)  # each sequence is reported once, at the step it completes
     assert stopped_at[0] < stopped_at[1]  # the shorter answer stops first; the other one carries on
     for i, text in enumerate((short, long_)):
         produced = tokenizer.decode(ids[i][: stopped_at[i] + 1])
@@ -123,10 +126,40 @@ def test_stopping_criteria_stop_each_sequence_when_its_answer_is_complete(tiny):
 # --- generate --------------------------------------------------------------------------------------------------------
 
 
-def _with_batch(cfg, batch_size):
+def _with_batch(cfg, batch_size, max_new_tokens=16):
     from omegaconf import OmegaConf
 
-    return OmegaConf.merge(cfg.generation, {"batch_size": batch_size, "max_new_tokens": 16})
+    return OmegaConf.merge(cfg.generation, {"batch_size": batch_size, "max_new_tokens": max_new_tokens})
+
+
+@pytest.fixture
+def seen_inputs(tiny):
+    """The unpadded token ids of every prompt generate() hands to the model."""
+    _, model, _ = tiny
+    seen: list[list[int]] = []
+    original = model.generate
+
+    def recording(**kwargs):
+        seen.extend(row[mask.bool()].tolist() for row, mask in zip(kwargs["input_ids"], kwargs["attention_mask"]))
+        return original(**kwargs)
+
+    model.generate = recording
+    yield seen
+    del model.generate
+
+
+def bos_adding(tokenizer):
+    """The same tokenizer, adding a BOS token in front of every text as Llama and Gemma tokenizers do."""
+    import copy
+
+    from tokenizers import processors
+
+    tok = copy.deepcopy(tokenizer)
+    bos = tok.bos_token
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single=f"{bos} $A", pair=f"{bos} $A {bos} $B", special_tokens=[(bos, tok.bos_token_id)])
+    assert tok("x")["input_ids"][0] == tok.bos_token_id != tokenizer("x")["input_ids"][0]
+    return tok
 
 
 def test_generate_keeps_the_callers_order_and_batching_changes_nothing(tiny):
@@ -152,6 +185,71 @@ def test_overlong_prompts_are_cut_with_a_warning(tiny, caplog):
         out = generate(model, tokenizer, prompts, _with_batch(cfg, 2), max_input_tokens=64, progress=False)
     assert len(out) == 2
     assert "1 of 2 prompts are longer than 64 tokens" in caplog.text
+
+
+@pytest.mark.parametrize("with_bos", [False, True])
+def test_overlong_prompts_lose_the_end_of_their_input_not_the_instruction_or_the_answer_cue(tiny, seen_inputs,
+                                                                                           with_bos):
+    cfg, model, tokenizer = tiny
+    tokenizer = bos_adding(tokenizer) if with_bos else tokenizer
+    long_text = TEXTS[3] * 10
+    prompts = [build_prompt(long_text), build_prompt(TEXTS[1])]
+    full = encode_prompts(tokenizer, prompts)
+    cut = encode_prompts(tokenizer, prompts, max_input_tokens=64)
+    assert len(full[0]) > 64 >= len(cut[0]) and cut[1] == full[1]
+    cue = len(tokenizer("\n\n### Response:\n", add_special_tokens=False)["input_ids"])
+    assert cut[0][-cue:] == full[0][-cue:]  # the answer cue the model answers after
+    assert cut[0][:8] == full[0][:8]  # the start of the prompt (and a BOS where the tokenizer adds one)
+    instruction, text = split_prompt(tokenizer.decode(cut[0], skip_special_tokens=True))
+    assert instruction == INSTRUCTION  # the instruction whole
+    assert 0 < len(text) < len(long_text) and long_text.startswith(text)  # the cut is in the input text
+    generate(model, tokenizer, prompts, _with_batch(cfg, 2, max_new_tokens=2), max_input_tokens=64, progress=False)
+    assert sorted(seen_inputs) == sorted(cut)  # and that is what the model is given
+
+
+def test_training_and_inference_tokenize_a_prompt_alike_bos_included(tiny, seen_inputs):
+    from odin.modeling.sft import encode
+
+    cfg, model, tokenizer = tiny
+    tokenizer = bos_adding(tokenizer)
+    records = [{"instruction": INSTRUCTION, "input": t, "output": ANSWER} for t in TEXTS[:4]]
+    trained = [prompt for prompt, _ in encode(records, tokenizer)]
+    assert all(ids[0] == tokenizer.bos_token_id for ids in trained)
+    generate(model, tokenizer, [build_prompt(r["input"], r["instruction"]) for r in records],
+             _with_batch(cfg, 4, max_new_tokens=2), progress=False)
+    assert sorted(seen_inputs) == sorted(trained)
+
+
+def test_generation_stops_where_the_answer_ends_not_at_max_new_tokens(tiny):
+    cfg, model, tokenizer = tiny
+    prompt = build_prompt(TEXTS[1])
+    # A model that, having answered, runs on into a new prompt and never emits EOS.
+    with steered(model, tokenizer, {prompt: ANSWER + "\n\n### Input:\n" + "more text " * 60}) as steering:
+        out = generate(model, tokenizer, [prompt], _with_batch(cfg, 1, max_new_tokens=120), progress=False)
+    assert out == [ANSWER]
+    assert steering.calls <= len(tokenizer.encode(ANSWER + "\n\n", add_special_tokens=False)) + 1
+
+
+def test_the_progress_bar_moves_as_each_answer_completes(tiny, monkeypatch):
+    cfg, model, tokenizer = tiny
+    updates = []
+
+    class Bar:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def update(self, n=1):
+            updates.append(n)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr("tqdm.auto.tqdm", Bar)
+    prompts = [build_prompt(t) for t in TEXTS[:3]]
+    answers = [render([Entity("x" * (i + 1), "Drug")], []) + "\n\n### Input:\n" for i in range(3)]
+    with steered(model, tokenizer, dict(zip(prompts, answers))):
+        generate(model, tokenizer, prompts, _with_batch(cfg, 3, max_new_tokens=60), progress=True)
+    assert [n for n in updates if n] == [1, 1, 1]  # one step per answer, not one per batch
 
 
 def test_repetition_settings_reach_generate_only_when_a_config_sets_them(tiny):

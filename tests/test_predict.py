@@ -11,7 +11,8 @@ from omegaconf import OmegaConf
 
 from conftest import REPO, compose_cfg
 from odin.errors import OdinError
-from odin.tasks.predict import find_spans, parse_inputs, predict, prediction_record, read_inputs, resolve_model_dir
+from odin.format import find_spans
+from odin.tasks.predict import parse_inputs, predict, prediction_record, read_inputs, resolve_model_dir
 from tiny_adapter import make_tiny_adapter
 
 NOTE = "Enalapril was stopped after acute\nrenal failure. ENALAPRIL is now avoided; no rash."
@@ -41,6 +42,15 @@ def test_prediction_record_gives_offsets_of_the_first_and_all_occurrences():
     assert cough == {"text": "cough", "type": "Symptom", "start": None, "end": None, "spans": []}
     assert rec["relations"] == [{"head": "enalapril", "relation": "causes", "tail": "acute renal failure"}]
     assert len(rec["parse_errors"]) == 1 and rec["text"] == NOTE and rec["generation"] == generation
+
+
+def test_prediction_record_applies_the_post_processing_levers():
+    generation = "### Entities:\n1. [Drug] ENALAPRIL\n2. [Symptom] acuterenal failure\n\n### Relations:\n" \
+                 "1. enalapril --[causes]--> acuterenal failure\n2. enalapril --[causes]--> cough"
+    rec = prediction_record(NOTE, generation, {"snap_to_text": True, "dedupe": False, "drop_unlisted_relations": True})
+    assert [e["text"] for e in rec["entities"]] == ["Enalapril", "acute renal failure"]
+    assert rec["entities"][1]["start"] is not None  # found in the text once written as the text writes it
+    assert rec["relations"] == [{"head": "Enalapril", "relation": "causes", "tail": "acute renal failure"}]
 
 
 # --- inputs --------------------------------------------------------------------------------------------------------

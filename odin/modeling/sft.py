@@ -17,6 +17,7 @@ from pathlib import Path
 
 from odin.errors import OdinError
 from odin.format import build_prompt
+from odin.inference import encode_prompts
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ BNB_OPTIMIZERS = {
 def encode(records: list[dict], tokenizer) -> list[tuple[list[int], list[int]]]:
     """(prompt ids, answer ids + EOS) per Alpaca record.
 
-    The prompt is tokenized alone (with the tokenizer's BOS, if it adds one), as at inference; the answer without
+    The prompt is tokenized alone (with the tokenizer's BOS, if it adds one) by the function inference uses
+    (`odin.inference.encode_prompts`), so both see the same ids; the answer without
     special tokens, then exactly one EOS, so the model learns to stop right after the format ends.
     """
     if not records:
@@ -42,7 +44,7 @@ def encode(records: list[dict], tokenizer) -> list[tuple[list[int], list[int]]]:
     eos = tokenizer.eos_token_id
     if eos is None:
         raise OdinError("The model's tokenizer has no EOS token; the model could not learn where an answer ends")
-    prompts = tokenizer([build_prompt(r["input"], r["instruction"]) for r in records])["input_ids"]
+    prompts = encode_prompts(tokenizer, [build_prompt(r["input"], r["instruction"]) for r in records])
     answers = tokenizer([r["output"] for r in records], add_special_tokens=False)["input_ids"]
     out = []
     for prompt_ids, answer_ids in zip(prompts, answers, strict=True):

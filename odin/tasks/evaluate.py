@@ -94,7 +94,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     from odin import distributed
     from odin.decode_speed import prepare_decoding
     from odin.evaluation import build_results, print_summary, score_generations, write_results
-    from odin.format import build_prompt
+    from odin.format import build_prompt, levers_from
     from odin.inference import generate
     from odin.modeling.adapter import load_for_inference
     from odin.plots import write_plots
@@ -119,7 +119,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     generations = distributed.gather_shards(len(prompts), mine, answers)  # waits for the slowest rank
     generation_s = time.perf_counter() - start
 
-    scores, examples = score_generations(records, generations)
+    scores, examples = score_generations(records, generations, levers_from(cfg.generation.postprocess))
     if not distributed.is_main_process():
         return scores.headline()
     results = build_results(scores, examples, model_dir=str(model_dir) if model_dir is not None else None,

@@ -6,14 +6,14 @@
     cat notes.txt | python -m odin task=predict predict.model_dir=... predict.input_file=-
 
 Each output line: the text, its entities with character offsets where the entity string is found in the text
-(case-insensitive, any run of whitespace matching any other), its relations, and what could not be parsed.
+(`odin.format.find_spans`: case-insensitive, any run of whitespace matching any other, as the metric compares), its
+relations, and what could not be parsed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from pathlib import Path
 
@@ -73,23 +73,16 @@ def read_inputs(predict_cfg) -> list[str]:
 # --- output --------------------------------------------------------------------------------------------------------
 
 
-def find_spans(needle: str, text: str) -> list[tuple[int, int]]:
-    """Character spans of every (non-overlapping) occurrence of `needle` in `text`, case-insensitively, where any
-    run of whitespace in the needle matches any run in the text (the scorer folds whitespace the same way)."""
-    words = needle.split()
-    if not words:
-        return []
-    pattern = re.compile(r"\s+".join(re.escape(w) for w in words), re.IGNORECASE)
-    return [(m.start(), m.end()) for m in pattern.finditer(text)]
+def prediction_record(text: str, generation: str, levers: dict[str, bool] | None = None) -> dict:
+    """One output line: the answer read as evaluation reads it (`odin.format.read_answer`, post-processing levers
+    applied), each entity with the spans where the grounding check finds it in the text."""
+    from odin.format import FoldedText, read_answer
 
-
-def prediction_record(text: str, generation: str) -> dict:
-    from odin.format import parse
-
-    parsed = parse(generation)
+    parsed = read_answer(generation, text, **(levers or {}))
+    source = FoldedText(text)
     entities = []
     for e in parsed.entities:
-        spans = find_spans(e.text, text)
+        spans = source.spans(e.text)
         first = spans[0] if spans else (None, None)
         entities.append({**e.to_dict(), "start": first[0], "end": first[1], "spans": [list(s) for s in spans]})
     return {
@@ -133,7 +126,7 @@ def resolve_model_dir(predict_cfg) -> Path:
 
 def predict(cfg: DictConfig, texts: list[str], model_dir: Path | None, *, backend: str | None = None) -> list[dict]:
     """Prediction records for `texts` with the model in `model_dir` (None: the base model)."""
-    from odin.format import build_prompt
+    from odin.format import build_prompt, levers_from
     from odin.inference import generate
     from odin.modeling.adapter import load_for_inference
 
@@ -142,7 +135,8 @@ def predict(cfg: DictConfig, texts: list[str], model_dir: Path | None, *, backen
     context = getattr(model.config, "max_position_embeddings", None)
     max_input = context - int(cfg.generation.max_new_tokens) if context else None
     generations = generate(model, tokenizer, [build_prompt(t) for t in texts], cfg.generation, max_input_tokens=max_input)
-    return [prediction_record(t, g) for t, g in zip(texts, generations)]
+    levers = levers_from(cfg.generation.postprocess)
+    return [prediction_record(t, g, levers) for t, g in zip(texts, generations)]
 
 
 def write_jsonl(records: list[dict], path: Path) -> Path:
