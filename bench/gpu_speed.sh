@@ -4,11 +4,13 @@
 #     setup    unpack the site, prepare ADE with SmolLM2's 49k tokenizer, build the Llama-3.1-8B-shape random model
 #     plain8b  plain Unsloth and plain transformers+PEFT+bitsandbytes scripts on the 8B shape, 4-bit, LoRA r32:
 #              the original recipe (2 x 8, padded) and 32 sentences per step (random order, padded)
-#     odin8b   odin's backends on the same model and data: the same recipes, odin's own, and the new switches
-#     smollm2  SmolLM2-135M (the packaged GGUF): step times of today's recipe against padding-free ones, then one
-#              whole `python -m odin +experiment=v16_smollm2_ade` run with padding-free flex batches (F1, train and
-#              generation time), its adapter evaluated again with generation.static_cache=true (time, identical
-#              answers); peak memory of the 8B shape at small batches (the 24 GB question)
+#     odin8b   odin's backends on the same model and data: odin's own recipe and the new switches
+#     smollm2  SmolLM2-135M (the packaged GGUF): step times of today's recipe against compiled blocks
+#              (training.compile), full fine-tuning, padding-free flex batches and Liger; then one whole
+#              `python -m odin +experiment=v16_smollm2_ade training.compile=true` run (F1, train and generation time)
+#     smollm2_eval  that run's adapter evaluated again: generation.static_cache=true twice (time, identical answers),
+#              generation.grounded, the post-processing switches; then a full fine-tuning run selected on val F1
+#     mem8b    peak memory of the 8B shape at batches 1, 4 and 8 (the 24 GB question)
 #     ddp      (2 GPUs) the 8B and SmolLM2 shapes on 1 GPU and under torchrun on 2; one `torchrun -m odin` and one
 #              `accelerate launch -m odin` run end to end
 # Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
@@ -70,13 +72,11 @@ section_odin8b() {
   local flex=model.attn_implementation=flex_attention,training.pad_to_multiple_of=256
   # One process per backend: importing Unsloth patches transformers for the rest of the process.
   run odin8b python bench/train_step_profile.py --data "$data" --warmup 3 --steps 6 \
-    "un_default:model.backend=unsloth,$M8,training=default" \
     "un_own:model.backend=unsloth,$M8,$ckpt" \
     "un_pf_rand:model.backend=unsloth,$M8,$ckpt,$rand,training.padding_free=true"
   run odin8b python bench/train_step_profile.py --data "$data" --warmup 3 --steps 6 \
     "hf_own:model.backend=hf,$M8,$ckpt" \
     "hf_liger:model.backend=hf,$M8,$ckpt,training.use_liger_kernel=true" \
-    "hf_pf_flex_rand:model.backend=hf,$M8,$ckpt,$rand,training.padding_free=true,$flex" \
     "hf_pf_flex_liger_nockpt:model.backend=hf,$M8,training.gradient_checkpointing=false,$rand,training.padding_free=true,$flex,training.use_liger_kernel=true"
 }
 
@@ -84,37 +84,69 @@ section_smollm2() {
   need_setup
   local smol=model=smollm2_135m,model.backend=hf
   local flex=model.attn_implementation=flex_attention,training.pad_to_multiple_of=256
-  # Today's recipe (32 padded sentences grouped by length) against padding-free batches, same data.
+  local full=lora=none,training.learning_rate=1e-4
+  # Today's recipe (32 padded sentences grouped by length) against compiled blocks, full fine-tuning (no LoRA
+  # kernels), padding-free flex batches and Liger, same data. Compiled variants warm up longer (the compilation).
   run smollm2 python bench/train_step_profile.py --data "$data" --warmup 5 --steps 30 \
-    "today:$smol" \
-    "pf_sdpa:$smol,training.padding_free=true" \
-    "pf_flex:$smol,training.padding_free=true,$flex" \
-    "pf_flex_liger:$smol,training.padding_free=true,$flex,training.use_liger_kernel=true" \
-    "pf_flex_b64:$smol,training.padding_free=true,$flex,training.per_device_batch_size=64,training.learning_rate=1.4e-3"
-  # The whole recipe once with padding-free flex batches: F1 against BENCHMARKS.md's 0.851 / 0.732, train and
-  # generation seconds from its log and results.
+    "today:$smol" "full:$smol,$full" "pf_flex:$smol,training.padding_free=true,$flex" \
+    "liger:$smol,training.use_liger_kernel=true"
+  run smollm2 python bench/train_step_profile.py --data "$data" --warmup 12 --steps 30 \
+    "compile:$smol,training.compile=true" "full_compile:$smol,$full,training.compile=true"
+  # The whole recipe once with compiled blocks: F1 against BENCHMARKS.md's 0.851 / 0.732, train and generation
+  # seconds from its log and results.
   run smollm2 python -m odin +experiment=v16_smollm2_ade tracking=none model.backend=hf data.prepared_dir=$data \
-    training.padding_free=true model.attn_implementation=flex_attention training.pad_to_multiple_of=256 \
-    hydra.run.dir=$runs/smol_pf
-  for f in $runs/smol_pf/evaluation_results.json $runs/smol_pf/trainer_state.json; do
-    [ -f "$f" ] && python3 -c "import json,sys; r=json.load(open('$f')); r.pop('examples', None);
-print(json.dumps(r)[:200000])" > "$out/smollm2.$(basename "$f")"
+    training.compile=true hydra.run.dir=$runs/smol_compile
+  keep_results smollm2 smol_compile
+}
+
+# keep_results SECTION RUN: the run's results, per-example records included (task=compare's paired bootstrap needs
+# them), and its trainer state into $OUT.
+keep_results() {
+  for f in $runs/$2/evaluation_results.json $runs/$2/trainer_state.json; do
+    [ -f "$f" ] && cp "$f" "$out/$1.$2.$(basename "$f")"
   done
-  # The same adapter evaluated again with generation.static_cache=true (decoding compiled): its time, and whether
-  # every answer is the one the growing cache gave.
-  run smollm2 python -m odin +experiment=v16_smollm2_ade tracking=none task=eval model.backend=hf \
-    data.prepared_dir=$data eval.model_dir=$runs/smol_pf/final_model generation.static_cache=true \
-    hydra.run.dir=$runs/smol_static
+}
+
+# eval_as LABEL RUN OVERRIDES...: evaluate RUN's adapter again with other generation settings; one JSON line with
+# its generation time, its scores and how many answers equal the first evaluation's.
+eval_as() {
+  local label=$1 src=$2; shift 2
+  run smollm2_eval python -m odin +experiment=v16_smollm2_ade tracking=none task=eval model.backend=hf \
+    data.prepared_dir=$data eval.model_dir=$runs/$src/final_model hydra.run.dir=$runs/$label "$@"
   python3 -c "
 import json
-a, b = (json.load(open(f'$runs/{d}/evaluation_results.json')) for d in ('smol_pf', 'smol_static'))
+a, b = (json.load(open(f'$runs/{d}/evaluation_results.json')) for d in ('$src', '$label'))
 same = sum(x['generation'] == y['generation'] for x, y in zip(a['examples'], b['examples']))
-print(json.dumps({'label': 'static_cache_eval', 'examples': len(a['examples']), 'identical_answers': same,
-                  'generation_s_growing_cache': a['timing']['generation_s'],
-                  'generation_s_static_cache': b['timing']['generation_s'], 'metrics_static': b['metrics']}))
-" >> "$out/smollm2.jsonl" 2>> "$out/smollm2.log"
+m = b['metrics']
+print(json.dumps({'label': '$label', 'from': '$src', 'examples': len(b['examples']), 'identical_answers': same,
+                  'generation_s': b['timing']['generation_s'], 'generation_s_first': a['timing']['generation_s'],
+                  'grounding_rate': m.get('grounding_rate'), 'entity_f1': m.get('entity_f1'),
+                  'relation_f1': m.get('relation_f1'), 'metrics': m}))
+" >> "$out/smollm2_eval.jsonl" 2>> "$out/smollm2_eval.log"
+}
+
+section_smollm2_eval() {
+  need_setup
+  [ -f $runs/smol_compile/final_model/adapter_config.json ] || { echo "run the smollm2 section first" >&2; exit 2; }
+  # Decoding speed: the same adapter with a fixed-size KV cache (decoding compiled, CUDA graphs), twice (the
+  # second finds the compiled step cached); answers compared with the first evaluation's.
+  eval_as static1 smol_compile generation.static_cache=true
+  eval_as static2 smol_compile generation.static_cache=true
+  # Issue 12's decoding levers on the same adapter: grounded decoding, the post-processing switches.
+  eval_as grounded smol_compile generation.grounded=true
+  eval_as post smol_compile generation.postprocess.snap_to_text=true generation.postprocess.dedupe=true \
+    generation.postprocess.drop_unlisted_relations=true
+  # Full fine-tuning of SmolLM2 with compiled blocks, the checkpoint chosen by val relation F1 (issue 12's levers).
+  run smollm2_eval python -m odin +experiment=v16_smollm2_ade tracking=none model.backend=hf data.prepared_dir=$data \
+    lora=none training.learning_rate=1e-4 training.compile=true training.best_model_metric=eval_relation_f1 \
+    hydra.run.dir=$runs/smol_full
+  keep_results smollm2_eval smol_full
+}
+
+section_mem8b() {
+  need_setup
   # The 8B shape at small batches: peak memory for the 24 GB question (hf backend, checkpointing, random order).
-  run smollm2 python bench/train_step_profile.py --data "$data" --warmup 1 --steps 3 \
+  run mem8b python bench/train_step_profile.py --data "$data" --warmup 1 --steps 3 \
     "mem_b1:model.backend=hf,$M8,training=default,training.per_device_batch_size=1,training.gradient_accumulation_steps=1" \
     "mem_b4:model.backend=hf,$M8,training=default,training.per_device_batch_size=4,training.gradient_accumulation_steps=1" \
     "mem_b8:model.backend=hf,$M8,training=default,training.per_device_batch_size=8,training.gradient_accumulation_steps=1"
@@ -146,8 +178,8 @@ section_ddp() {
 
 for section in "$@"; do
   case $section in
-    setup|plain8b|odin8b|smollm2|ddp) "section_$section" ;;
-    *) echo "unknown section $section (setup plain8b odin8b smollm2 ddp)" >&2; exit 2 ;;
+    setup|plain8b|odin8b|smollm2|smollm2_eval|mem8b|ddp) "section_$section" ;;
+    *) echo "unknown section $section (setup plain8b odin8b smollm2 smollm2_eval mem8b ddp)" >&2; exit 2 ;;
   esac
 done
 ls -la "$out"

@@ -166,6 +166,10 @@ class TrainingConfig:
     # Liger's Triton kernels (RMSNorm, RoPE, SwiGLU) in the hf backend's model; needs CUDA and `pip install
     # liger-kernel`. TRL keeps its own fused loss, so Liger's fused cross-entropy stays off.
     use_liger_kernel: bool = False
+    # torch.compile each transformer block (regional compilation: one block compiled, reused by every layer), so a
+    # step of a small model is fewer, fused kernels instead of thousands of launches; hf backend. The first steps
+    # pay the compilation (odin/modeling/sft.py compile_blocks).
+    compile: bool = False
     group_by_length: bool = False  # batch examples of similar length together (less padding when not packing)
     logging_steps: int = bounded(10, ge=1)
     resume: bool = False  # continue from the newest checkpoint in resume_from (default: this run dir)
