@@ -29,7 +29,7 @@ from odin.bootstrap import Interval, bootstrap_f1
 from odin.errors import OdinError
 from odin.evaluation import RESULTS_FILE
 from odin.extraction import Extraction
-from odin.metrics import HEADLINE_METRICS, count, score
+from odin.metrics import HEADLINE_METRICS, grounding_rate, key_pairs, score_pairs
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class ExamplesDiffer(OdinError):
 class RunRecord:
     """One run directory, read: its config, its status and, when it has results, its scores and per-example counts."""
 
-    path: Path
+    path: Path  # the run directory; for a run read from a tracking store, runs:/<run id>
     config: dict[str, object]  # flattened: {"lora.r": 16, ...}
     overrides: list[str]  # as given on the command line (.hydra/overrides.yaml)
     status: str = "ok"  # ok | FAILED | KILLED | no results | unreadable
@@ -55,10 +55,21 @@ class RunRecord:
     examples: list[tuple[str, str]] = field(default_factory=list)  # (id, input) of each scored example
     counts: np.ndarray | None = None  # (examples, 2, 3): entity and relation (TP, FP, FN) per example
     note: str = ""
+    name: str = ""  # a tracked run's name, a label when nothing better tells the runs apart
+    role: str = ""  # shown after the run's label, e.g. "champion"
+    same_as: tuple[str, ...] = ()  # other names of this run: a tracked run's local run directory
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def names(self) -> set[str]:
+        return {_identity(p) for p in (self.path, *self.same_as)}
+
+
+def _identity(path: str | Path) -> str:
+    text = Path(path).as_posix()
+    return text if text.startswith("runs:") else Path(path).resolve().as_posix()
 
 
 def flatten(node, prefix: str = "") -> dict[str, object]:
@@ -71,12 +82,11 @@ def flatten(node, prefix: str = "") -> dict[str, object]:
     return out
 
 
-def example_counts(golds: Sequence[Extraction], preds: Sequence[Extraction]) -> np.ndarray:
-    """(examples, 2, 3) array of each example's entity and relation (TP, FP, FN), counted as odin.metrics counts."""
-    rows = [[[c.tp, c.fp, c.fn] for c in (count((e.key() for e in g.entities), (e.key() for e in p.entities)),
-                                         count((r.key() for r in g.relations), (r.key() for r in p.relations)))]
-            for g, p in zip(golds, preds, strict=True)]
-    return np.array(rows, dtype=float).reshape(len(rows), 2, 3)
+def example_counts(entity_pairs: Sequence[tuple[set, set]], relation_pairs: Sequence[tuple[set, set]]) -> np.ndarray:
+    """(examples, 2, 3) array of each example's entity and relation (TP, FP, FN), from odin.metrics.key_pairs: the
+    sets the run's scores were computed from, so the intervals count what the row shows."""
+    rows = [(len(g & p), len(p - g), len(g - p)) for pairs in (entity_pairs, relation_pairs) for g, p in pairs]
+    return np.array(rows, dtype=float).reshape(2, len(entity_pairs), 3).transpose(1, 0, 2)
 
 
 def load_run(path: str | Path) -> RunRecord:
@@ -100,7 +110,12 @@ def load_run(path: str | Path) -> RunRecord:
         run.status, run.reason = "no results", f"neither {RESULTS_FILE} nor {FAILURE_FILE} (a task without " \
                                                "evaluation, a run still going, or one stopped before it could say why)"
         return run
-    results = _read_json(path / RESULTS_FILE)
+    return score_results(run, _read_json(path / RESULTS_FILE))
+
+
+def score_results(run: RunRecord, results: dict | None) -> RunRecord:
+    """Fill `run` from its evaluation_results.json (read from a run dir or a tracked run's artifacts): rescored from
+    the per-example records, with each example's counts and a note where the scores as written differ."""
     examples = (results or {}).get("examples")
     if not isinstance(examples, list) or not examples:
         run.status, run.reason = "unreadable", f"{RESULTS_FILE} has no per-example records to score"
@@ -108,12 +123,15 @@ def load_run(path: str | Path) -> RunRecord:
     try:
         golds = [Extraction.from_dict(ex["gold"]) for ex in examples]
         preds = [Extraction.from_dict(ex["prediction"]) for ex in examples]
-        scores = score(golds, preds, [ex["input"] for ex in examples])
-        run.counts = example_counts(golds, preds)
+        inputs = [ex["input"] for ex in examples]
         run.examples = [(str(ex["id"]), str(ex["input"])) for ex in examples]
     except (KeyError, TypeError, AttributeError) as err:
         run.status, run.reason = "unreadable", f"{RESULTS_FILE}: a per-example record lacks {err}"
         return run
+    # The scoring keys once, for the scores and the per-example counts alike.
+    entity_pairs, relation_pairs = key_pairs(golds, preds)
+    scores = score_pairs(entity_pairs, relation_pairs, grounding_rate(preds, inputs))
+    run.counts = example_counts(entity_pairs, relation_pairs)
     run.metrics = {**scores.headline(), "examples_per_s": (results.get("timing") or {}).get("examples_per_s")}
     written = results.get("metrics") or {}
     drift = [f"{k} {written[k]:.4f} as written, {run.metrics[k]:.4f} rescored" for k in TESTED
@@ -160,8 +178,13 @@ def differing(values: Sequence[dict]) -> list[str]:
 
 
 def run_labels(runs: Sequence[RunRecord]) -> list[str]:
-    """Short names for rows and sentences: each run's `version` when those tell the runs apart (v13, v16), else its
-    swept overrides (lora=r32 training.epochs=3), else its directory name."""
+    """Short names for rows and sentences, each followed by its role if it has one ("v13 (champion)")."""
+    return [f"{label} ({r.role})" if r.role else label for label, r in zip(_plain_labels(runs), runs)]
+
+
+def _plain_labels(runs: Sequence[RunRecord]) -> list[str]:
+    """Each run's `version` when those tell the runs apart (v13, v16), else its swept overrides (lora=r32
+    training.epochs=3), else its directory name (a tracked run's name)."""
     versions = [str(r.config.get("version", "")) for r in runs]
     if len(set(versions)) == len(runs) and all(versions):
         return versions
@@ -170,7 +193,7 @@ def run_labels(runs: Sequence[RunRecord]) -> list[str]:
     named = [" ".join(f"{k}={o[k]}" for k in swept if k in o) for o in overrides]
     if swept and len(set(named)) == len(runs) and all(named):
         return named
-    names = [r.path.name for r in runs]
+    names = [r.name or r.path.name for r in runs]
     return names if len(set(names)) == len(runs) else [r.path.as_posix() for r in runs]
 
 
@@ -264,17 +287,21 @@ def _cell(value) -> str:
 def compare_runs(run_dirs: Sequence[str | Path], *, reference: str | Path | None = None, resamples: int = 1000,
                  seed: int = 42, confidence: float = 0.95) -> Comparison:
     """Compare run directories (the reference is added as a row when it is not among them)."""
-    dirs = [Path(d) for d in run_dirs]
+    runs = [load_run(d) for d in run_dirs]
     ref_index = None
     if reference is not None:
-        resolved = [d.resolve() for d in dirs]
-        if Path(reference).resolve() in resolved:
-            ref_index = resolved.index(Path(reference).resolve())
-        else:
-            dirs.insert(0, Path(reference))
-            ref_index = 0
-    return compare_records([load_run(d) for d in dirs], reference=ref_index, resamples=resamples, seed=seed,
-                           confidence=confidence)
+        runs, ref_index = with_reference(runs, load_run(reference))
+    return compare_records(runs, reference=ref_index, resamples=resamples, seed=seed, confidence=confidence)
+
+
+def with_reference(runs: list[RunRecord], reference: RunRecord) -> tuple[list[RunRecord], int]:
+    """`runs` with `reference` among them, and its index: where it already is (the same directory or tracked run; it
+    takes the reference's role), else added first."""
+    for i, run in enumerate(runs):
+        if run.names() & reference.names():
+            run.role = run.role or reference.role
+            return runs, i
+    return [reference, *runs], 0
 
 
 def compare_records(runs: list[RunRecord], *, reference: int | None = None, resamples: int = 1000, seed: int = 42,

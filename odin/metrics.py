@@ -86,7 +86,7 @@ class TaskScores:
         return asdict(self)
 
 
-def _score_task(pairs: Sequence[tuple[set, set]], types: Sequence[str], type_of) -> TaskScores:
+def _score_task(pairs: Sequence[tuple[set, set]], types: Sequence[str]) -> TaskScores:
     total = Counts()
     per_example: list[PRF] = []
     per_type = {t: Counts() for t in types}
@@ -94,8 +94,17 @@ def _score_task(pairs: Sequence[tuple[set, set]], types: Sequence[str], type_of)
         c = count(gold, pred)
         total += c
         per_example.append(prf(c))
-        for t in types:
-            per_type[t] += count((k for k in gold if type_of(k) == t), (k for k in pred if type_of(k) == t))
+        # One pass over the example's keys (the type is each key's second field); a type outside `types` is left out.
+        for k in gold | pred:
+            t = per_type.get(k[1])
+            if t is None:
+                continue
+            if k not in pred:
+                t.fn += 1
+            elif k in gold:
+                t.tp += 1
+            else:
+                t.fp += 1
     # Only types seen in gold or predictions: an absent type would otherwise add a perfect, meaningless 1.0.
     seen = {t: c for t, c in per_type.items() if c.tp + c.fp + c.fn}
     micro = prf(total)
@@ -155,13 +164,26 @@ def grounding_rate(preds: Sequence[Extraction], inputs: Sequence[str]) -> float:
 def score(golds: Sequence[Extraction], preds: Sequence[Extraction], inputs: Sequence[str] | None = None) -> Scores:
     if len(golds) != len(preds):
         raise ValueError(f"score() needs one prediction per gold example: got {len(golds)} gold, {len(preds)} predicted")
+    entity_pairs, relation_pairs = key_pairs(golds, preds)
+    return score_pairs(entity_pairs, relation_pairs,
+                       grounding_rate(preds, inputs) if inputs is not None else float("nan"))
+
+
+def key_pairs(golds: Sequence[Extraction], preds: Sequence[Extraction]) -> tuple[list[tuple[set, set]], ...]:
+    """Each example's (gold, predicted) sets of scoring keys, for entities and for relations."""
     entity_pairs = [({e.key() for e in g.entities}, {e.key() for e in p.entities}) for g, p in zip(golds, preds)]
     relation_pairs = [({r.key() for r in g.relations}, {r.key() for r in p.relations}) for g, p in zip(golds, preds)]
+    return entity_pairs, relation_pairs
+
+
+def score_pairs(entity_pairs: Sequence[tuple[set, set]], relation_pairs: Sequence[tuple[set, set]],
+                grounding: float) -> Scores:
+    """`score` from key_pairs already made (task=compare also counts per example from the same sets)."""
     return Scores(
-        entities=_score_task(entity_pairs, ENTITY_TYPES, lambda k: k[1]),
-        relations=_score_task(relation_pairs, RELATION_TYPES, lambda k: k[1]),
-        grounding_rate=grounding_rate(preds, inputs) if inputs is not None else float("nan"),
-        num_examples=len(golds),
+        entities=_score_task(entity_pairs, ENTITY_TYPES),
+        relations=_score_task(relation_pairs, RELATION_TYPES),
+        grounding_rate=grounding,
+        num_examples=len(entity_pairs),
     )
 
 

@@ -252,12 +252,18 @@ PublishConfig = dataclass(PublishConfig)
 
 @dataclass
 class CompareConfig:
-    """task=compare: runs side by side, with bootstrap intervals (odin/compare.py). Give runs or sweep, not both."""
+    """task=compare: runs side by side, with bootstrap intervals (odin/compare.py). Give one of runs, sweep and
+    experiment."""
 
     runs: List[str] = field(default_factory=list)  # run directories, e.g. [outputs/2026-11-25/10-00-00_pipeline, ...]
     sweep: Optional[str] = None  # a multirun directory (multirun/<date>/<time>): every job under it
-    # A run each run is paired against (paired bootstrap on the same test examples); added as a row when not among
-    # the runs. None: intervals of each run only.
+    # An MLflow experiment: its runs, read from the tracking store (tracking.uri, $MLFLOW_TRACKING_URI or
+    # outputs/mlflow.db), optionally those matching an MLflow search filter, e.g. "tags.`odin.version` = 'v16'".
+    experiment: Optional[str] = None
+    filter: Optional[str] = None
+    # A run each run is paired against (paired bootstrap on the same test examples): a run directory, or `champion`
+    # (the run of the registry's champion: tracking.registered_model_name, register.alias); added as a row when not
+    # among the runs. None: intervals of each run only.
     reference: Optional[str] = None
     resamples: int = 1000  # bootstrap resamples; at least 1,000 (fewer leave too few values in the tails)
     seed: int = 42  # of the bootstrap draws: the same seed gives the same intervals
@@ -293,6 +299,9 @@ class RegisterConfig:
     # Compared in order: the first metric that differs decides (higher is better).
     rule: List[str] = field(default_factory=lambda: ["relation_f1", "entity_f1"])
     force: bool = False  # move the alias to this version whatever the scores say (a manual promotion)
+    # Move the alias only when the gain on the deciding metric is significant: its paired-bootstrap interval on the
+    # same test examples (compare.resamples, compare.seed, compare.confidence) excludes 0.
+    require_significant: bool = False
     auto: bool = False  # task=pipeline registers its model at the end of the run
 
 

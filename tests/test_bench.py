@@ -106,3 +106,4 @@ def test_bootstrap_speed_times_the_statistics_of_a_comparison():
     assert (row["runs"], row["examples"], row["resamples"], row["paired"]) == (3, 20, 1000, 2)
     assert row["files"] == ["compare.md", "compare.csv", "compare_lora.r.png"]
     assert 0 < row["bootstrap_s"] and 0 < row["read_s"] and 0 < row["compare_s"] and 0 < row["outputs_s"]
+    assert 0 < row["read_cpu_s"] and 0 < row["compare_cpu_s"]

@@ -320,7 +320,10 @@ def test_check_refuses_what_cannot_work(make_cfg, tmp_path):
     failed = write_failure(tmp_path / "failed")
     cases = {
         "task=compare needs the runs to compare": [],
-        r"one of the two \(both are set\)": [f"compare.runs=[{good}]", f"compare.sweep={tmp_path}"],
+        r"\(compare.runs and compare.sweep are set\)": [f"compare.runs=[{good}]", f"compare.sweep={tmp_path}"],
+        "compare.filter=.* selects runs of compare.experiment": [f"compare.runs=[{good}]", "compare.filter=x"],
+        r"No MLflow store at sqlite:///.*nowhere.db": ["compare.experiment=odin",
+                                                      f"tracking.uri=sqlite:///{tmp_path}/nowhere.db"],
         r"compare.runs\[1\]=.*: no such directory": [f"compare.runs=[{good},{tmp_path}/nope]"],
         r"not a run directory \(no .hydra/config.yaml\)": [f"compare.runs=[{tmp_path}]"],
         "compare.sweep=.*: no such directory": [f"compare.sweep={tmp_path}/nope"],

@@ -145,6 +145,13 @@ def test_fold_is_the_scoring_fold():
     assert fold_text("ΟΔΟΣ") == "οδοσ"  # character by character: no final-sigma context rule
 
 
+@given(st.text(alphabet=st.characters(max_codepoint=127)) | st.text())
+@settings(max_examples=300, deadline=None)
+def test_the_fold_lowers_character_by_character(text):
+    # fold_text's fast path for ASCII must fold as the character-by-character rule does
+    assert fold_text(text) == "".join(map(str.lower, " ".join(text.split())))
+
+
 @given(st.text(), st.integers(0, 60))
 @settings(max_examples=300, deadline=None)
 def test_the_fold_of_a_prefix_is_a_prefix_of_the_fold(text, cut):

@@ -3,6 +3,7 @@
     python -m odin task=register register.run_dir=outputs/<date>/<run>
     python -m odin task=register register.run_id=<mlflow run id>
     python -m odin task=register register.run_dir=... register.force=true    # a manual promotion
+    python -m odin task=register register.run_dir=... register.require_significant=true  # a real gain only
 
 A run directory that MLflow has not seen (tracking=none at the time) is backfilled first. The rule, the aliases
 and the decisions: odin/tracking/registry.py.
@@ -36,6 +37,20 @@ def check(cfg: DictConfig) -> None:
                         "trained a model")
     if not list(r.rule):
         raise OdinError("register.rule is empty: give the metrics that decide, e.g. [relation_f1,entity_f1]")
+    if r.require_significant:
+        from odin.tracking.significance import TESTABLE
+
+        untestable = [str(m) for m in r.rule if m not in TESTABLE]
+        if untestable:
+            raise OdinError(f"register.require_significant=true tests the deciding metric by the paired bootstrap, "
+                            f"which resamples {' and '.join(TESTABLE)} only; register.rule has "
+                            f"{', '.join(untestable)}: drop it, or set register.require_significant=false")
+        from odin.bootstrap import MIN_RESAMPLES
+
+        if cfg.compare.resamples < MIN_RESAMPLES or not 0 < cfg.compare.confidence < 1:
+            raise OdinError(f"register.require_significant=true bootstraps with compare.resamples (at least "
+                            f"{MIN_RESAMPLES}, now {cfg.compare.resamples}) and compare.confidence (between 0 and 1, "
+                            f"now {cfg.compare.confidence})")
 
 
 def run(ctx) -> dict[str, float]:
@@ -76,5 +91,16 @@ def register_run(cfg: DictConfig, *, run_id: str | None, run_dir: Path | None) -
             run = client.get_run(log_record(client, experiment_id, record))
     r = cfg.register
     version, decision = register(client, str(cfg.tracking.registered_model_name), run, alias=str(r.alias),
-                                 rule=[str(m) for m in r.rule], force=bool(r.force), run_dir=run_dir)
+                                 rule=[str(m) for m in r.rule], force=bool(r.force), run_dir=run_dir,
+                                 significance=_significance(cfg))
     return version, decision.promote
+
+
+def _significance(cfg: DictConfig):
+    """register.require_significant: the bootstrap of task=compare's settings, else None (the rule alone decides)."""
+    if not cfg.register.require_significant:
+        return None
+    from odin.tracking.significance import Significance
+
+    c = cfg.compare
+    return Significance(resamples=int(c.resamples), seed=int(c.seed), confidence=float(c.confidence))

@@ -96,6 +96,8 @@ def _odin_record(run_dir: Path, max_artifact_mb: float) -> RunRecord:
                    "odin.data_sources": ",".join(sources) or "none", "odin.run_dir": str(run_dir.resolve())}
     record.params = {k: redact(v) for k, v in flatten(cfg).items() if "${" not in str(v)}
     record.artifacts.append((config_path, "config"))
+    if (run_dir / ".hydra" / "overrides.yaml").is_file():
+        record.artifacts.append((run_dir / ".hydra" / "overrides.yaml", "config"))
 
     stats = run_dir / "data" / "stats.json"
     if stats.is_file():

@@ -6,8 +6,8 @@
     params      the composed config, flattened (secrets redacted), and the prepared data's size per split
     metrics     training by step (transformers' own MLflowCallback), evaluation (odin.tracking.evaluation_metrics),
                 and MLflow's system metrics (CPU/GPU utilisation and memory) while the run lasts
-    artifacts   the composed config, the dataset card and stats, the adapter (or a link), evaluation_results.json,
-                the plots
+    artifacts   the composed config and the command line's overrides, the dataset card and stats, the adapter (or
+                a link), evaluation_results.json, the plots
 
 The store: `tracking.uri`, else $MLFLOW_TRACKING_URI, else outputs/mlflow.db (SQLite, no server; conf/tracking/mlflow.yaml).
 A server that does not answer stops the run before any work, naming the URI; a call that fails later is a warning.
@@ -64,6 +64,10 @@ class MlflowTracker(Tracker):
         self.log_params({k: redact(v) for k, v in flatten(container).items()})
         self._call("log the config", mlflow.log_text, redact(OmegaConf.to_yaml(self.cfg, resolve=True)),
                    "config/config.yaml")
+        overrides = self.run_dir / ".hydra" / "overrides.yaml"  # the command line: what task=compare plots against
+        if overrides.is_file():
+            self._call("log the overrides", mlflow.log_text, redact(overrides.read_text(encoding="utf-8")),
+                       "config/overrides.yaml")
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:

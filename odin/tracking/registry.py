@@ -4,7 +4,9 @@ A new version takes the alias only when it beats the current champion by the rul
 relation F1, then entity F1: the first metric that differs decides, higher is better), scored on the same test set
 (the hash of the evaluated examples, `odin.test_set`). Versions scored on different test sets are not compared: the
 alias stays and the log says why. A worse model never takes the alias; `register.force=true` is a manual promotion.
-Every decision is logged with both scores and kept as a tag on the new version.
+Every decision is logged with both scores and kept as a tag on the new version. With
+`register.require_significant=true` a win must also be significant by the paired bootstrap
+(odin/tracking/significance.py).
 """
 
 from __future__ import annotations
@@ -71,8 +73,10 @@ def _short(test_set: str | None) -> str:
 
 
 def register(client, model_name: str, run, *, alias: str, rule: Sequence[str], force: bool,
-             run_dir: Path | None = None) -> tuple[str, Decision]:
-    """Register `run`'s adapter as a new version of `model_name` and move `alias` if it wins; (version, decision)."""
+             run_dir: Path | None = None, significance=None) -> tuple[str, Decision]:
+    """Register `run`'s adapter as a new version of `model_name` and move `alias` if it wins; (version, decision).
+
+    `significance` (an odin.tracking.significance.Significance): a win must also be significant (the bootstrap)."""
     from mlflow.exceptions import MlflowException
 
     source = _model_source(client, run, run_dir)
@@ -89,7 +93,12 @@ def register(client, model_name: str, run, *, alias: str, rule: Sequence[str], f
     version = client.create_model_version(model_name, source, run_id=run.info.run_id, tags=version_tags)
     label = f"version {version.version} ({tags.get('odin.version', '?')}, run {run.info.run_id[:8]})"
     candidate = Candidate(label, metrics, tags.get("odin.test_set"))
-    decision = champion_decision(candidate, _champion(client, model_name, alias), rule, force)
+    champion = _champion(client, model_name, alias)
+    decision = champion_decision(candidate, champion, rule, force)
+    if significance is not None and decision.promote and champion is not None and not force:
+        from odin.tracking.significance import gate
+
+        decision = gate(client, model_name, alias, run, candidate, champion, rule, decision, significance)
     if decision.promote:
         client.set_registered_model_alias(model_name, alias, version.version)
     client.set_model_version_tag(model_name, version.version, "odin.champion_decision", decision.reason[:5000])
