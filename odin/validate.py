@@ -1,6 +1,8 @@
 """Every setting a task will use, checked before any work starts.
 
-Three layers, all reported together so one run shows every mistake:
+Four layers, all reported together so one run shows every mistake:
+0. secrets: no value holds a token (odin/secrets.py), however it got there (typed in, `${oc.env:HF_TOKEN}`): a config
+   value is saved in .hydra/, logged and tracked, so a token belongs in the environment only;
 1. keys: every key of the composed config is declared by odin's schema, however it got there (`+lora.rnk=8`,
    `++...`, an experiment file, a saved sweep); an unknown one is named with the closest valid key;
 2. bounds: values within the bounds their schema field declares (odin/bounds.py);
@@ -15,7 +17,7 @@ import importlib
 import typing
 from typing import Any, Iterator
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 from omegaconf.errors import OmegaConfBaseException
 
 from odin.bounds import out_of_bounds
@@ -27,7 +29,8 @@ def validate(cfg: DictConfig) -> None:
     from odin.app import TASKS
     from odin.schema import OdinConfig
 
-    problems = list(unknown_keys(cfg, OdinConfig)) + list(bound_violations(cfg, OdinConfig))
+    problems = list(secret_values(cfg))
+    problems += list(unknown_keys(cfg, OdinConfig)) + list(bound_violations(cfg, OdinConfig))
     if not problems:  # the task's checks read the config, so they run on a config whose keys are known
         module = TASKS[str(cfg.task)].module
         check = getattr(importlib.import_module(module), "check", None) if module else None
@@ -87,6 +90,27 @@ def unknown_keys(node: DictConfig, schema, prefix: str = "") -> Iterator[str]:
                    f"ones); it would be ignored, so the run stops here.{secret}")
         elif nested is not None and isinstance(child, DictConfig):
             yield from unknown_keys(child, nested, f"{path}.")
+
+
+def secret_values(node, prefix: str = "") -> Iterator[str]:
+    """A message for every string value of `node` that holds a secret; the message names the key, never the value."""
+    from odin.secrets import find_secret
+
+    keys = node.keys() if isinstance(node, DictConfig) else range(len(node))
+    for key in keys:
+        if key == "hydra":
+            continue
+        path = f"{prefix}{key}" if isinstance(node, DictConfig) else f"{prefix[:-1]}[{key}]"
+        try:
+            child = node[key]
+        except OmegaConfBaseException:  # unresolvable outside a run (e.g. ${hydra:...}): not a user's value
+            continue
+        if isinstance(child, (DictConfig, ListConfig)):
+            yield from secret_values(child, f"{path}.")
+        elif isinstance(child, str) and (what := find_secret(child)) is not None:
+            yield (f"{path} holds {what}. odin takes no secret through its config (a value is saved in .hydra/, "
+                   "logged and sent to MLflow as a param), so the run stops here: remove it; a Hugging Face token "
+                   "is read from HF_TOKEN or `hf auth login` by the code that needs it")
 
 
 def bound_violations(node: DictConfig, schema, prefix: str = "") -> Iterator[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -87,22 +88,44 @@ def odin_cli(*args: str, env: dict | None = None, timeout: int = 600, cwd: Path 
                           timeout=timeout, env={**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})})
 
 
+def tracked_runs(client, experiment: str = "odin", **tags) -> list:
+    """The MLflow runs of `experiment` carrying all `tags` (`odin__sweep=...` for the tag `odin.sweep`)."""
+    experiment_id = client.get_experiment_by_name(experiment).experiment_id
+    query = " and ".join(f"tags.`{k.replace('__', '.')}` = '{v}'" for k, v in tags.items())
+    return client.search_runs([experiment_id], filter_string=query)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
+def documented_server() -> tuple[dict[str, str], list[str]]:
+    """The environment and `mlflow server` command line that docker-compose.yml runs (and the README gives for
+    machines without Docker): the tests' server is started with them, so what is documented is what is tested."""
+    import yaml
+
+    service = yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["mlflow"]
+    return dict(service.get("environment", {})), shlex.split(service["command"])
+
+
 @pytest.fixture(scope="session")
-def mlflow_server(tmp_path_factory):
-    """A real `mlflow server` process on 127.0.0.1 with a temporary SQLite store; yields its URI."""
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = free_port()
+def mlflow_server_dir(tmp_path_factory) -> Path:
+    """The working directory of the `mlflow_server` process: its store is store/mlflow.db, artifacts in artifacts/."""
+    return tmp_path_factory.mktemp("mlflow-server")
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(mlflow_server_dir):
+    """A real `mlflow server` process, the documented command on 127.0.0.1 and a free port; yields its URI."""
+    root, port = mlflow_server_dir, free_port()
+    env, command = documented_server()
+    command[command.index("--host") + 1] = "127.0.0.1"
+    command[command.index("--port") + 1] = str(port)
     log = open(root / "server.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}", "--artifacts-destination", str(root / "artifacts")],
-        cwd=root, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", *command], cwd=root, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, **env})
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180  # a busy 2-core machine takes up to a minute to start it
     while True:

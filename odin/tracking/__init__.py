@@ -11,18 +11,12 @@ started is logged as a warning, not raised (`task=backfill` can bring the run in
 from __future__ import annotations
 
 import json
-import os
-import re
 import socket
 import subprocess
 from pathlib import Path
 from typing import Any, Mapping
 
-# Environment variables that hold secrets: their values never reach a param, tag or artifact.
-SECRET_ENV_VARS = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HUGGINGFACE_TOKEN", "MLFLOW_TRACKING_TOKEN",
-                   "MLFLOW_TRACKING_PASSWORD", "AWS_SECRET_ACCESS_KEY", "WANDB_API_KEY")
-_TOKEN_SHAPES = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
-REDACTED = "<redacted>"
+from odin.secrets import redact  # noqa: F401  (the trackers' second line of defence; the config check refuses)
 
 
 class Tracker:
@@ -139,17 +133,6 @@ def flatten(container: Any, prefix: str = "") -> dict[str, Any]:
         return out
     value = json.dumps(container) if isinstance(container, (list, tuple)) else container
     return {prefix[:-1]: value}
-
-
-def redact(value: Any) -> Any:
-    """`value` with any secret (a known secret env var's value, or a Hugging Face token's shape) replaced."""
-    if not isinstance(value, str):
-        return value
-    for name in SECRET_ENV_VARS:
-        secret = os.environ.get(name)
-        if secret and len(secret) >= 8:
-            value = value.replace(secret, REDACTED)
-    return _TOKEN_SHAPES.sub(REDACTED, value)
 
 
 def run_key(run_dir: Path) -> str:

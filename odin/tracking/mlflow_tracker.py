@@ -3,19 +3,22 @@
     experiment  tracking.experiment_name (one for the project)
     run name    <version>-<task> (in a sweep: -<job number>), nested under the sweep's parent run
     tags        version, task, git commit and dirty flag, model, backend, data sources, host, sweep, run dir identity
-    params      the composed config, flattened (secrets redacted), and the prepared data's size per split
+    params      the composed config, flattened (secrets redacted), the trainer's arguments under `trainer.`, and the
+                prepared data's size per split
     metrics     training by step (transformers' own MLflowCallback), evaluation (odin.tracking.evaluation_metrics),
                 and MLflow's system metrics (CPU/GPU utilisation and memory) while the run lasts
     artifacts   the composed config and the command line's overrides, the dataset card and stats, the adapter (or
                 a link), evaluation_results.json, the plots
 
-The store: `tracking.uri`, else $MLFLOW_TRACKING_URI, else outputs/mlflow.db (SQLite, no server; conf/tracking/mlflow.yaml).
+The store: `tracking.uri`, else $MLFLOW_TRACKING_URI, else outputs/mlflow.db (SQLite, no server;
+conf/tracking/mlflow.yaml).
 A server that does not answer stops the run before any work, naming the URI; a call that fails later is a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import urllib.error
@@ -33,6 +36,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_PARENT_FILE = ".mlflow_parent_run"  # in a sweep dir: the id of the sweep's parent run
 PROBE_TIMEOUT_S = 3.0
+SYSTEM_METRICS_INTERVAL_S = 5
 
 
 class MlflowTracker(Tracker):
@@ -54,12 +58,15 @@ class MlflowTracker(Tracker):
         if sweep is not None:
             name += f"-{_job_num()}"
         if self.cfg.tracking.system_metrics:
-            mlflow.set_system_metrics_sampling_interval(5)
+            mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
         run = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=self._tags(sweep),
                                parent_run_id=parent, log_system_metrics=bool(self.cfg.tracking.system_metrics))
         self.run_id = run.info.run_id
         log.info("Tracking to MLflow at %s: experiment %s, run %s (%s)", self.uri, self.cfg.tracking.experiment_name,
                  name, self.run_id)
+        if self.cfg.tracking.system_metrics:
+            log.info("System metrics every %d s: CPU, memory, disk, network; %s", SYSTEM_METRICS_INTERVAL_S,
+                     gpu_metrics_note())
         container = OmegaConf.to_container(self.cfg, resolve=True)
         self.log_params({k: redact(v) for k, v in flatten(container).items()})
         self._call("log the config", mlflow.log_text, redact(OmegaConf.to_yaml(self.cfg, resolve=True)),
@@ -135,11 +142,53 @@ class MlflowTracker(Tracker):
         self._call("set tags", mlflow.set_tags, {k: redact(str(v)) for k, v in tags.items()})
 
     def trainer_callbacks(self) -> list:
-        # transformers' own integration: it logs the trainer's logs (loss, learning rate, epoch, eval loss and
-        # odin's tokens_per_s) by step into the active run, and the training arguments as params.
-        from transformers.integrations import MLflowCallback
+        return [_trainer_callback(self)]
 
-        return [MLflowCallback()]
+
+TRAINER_PARAM_PREFIX = "trainer."  # the TrainingArguments as the trainer saw them: trainer.seed, trainer.learning_rate
+
+
+def _trainer_callback(tracker: MlflowTracker):
+    """transformers' own MLflowCallback for the metrics by step (loss, learning rate, epoch, eval loss and odin's
+    tokens_per_s, into the active run), with its params sent through the tracker under `trainer.`.
+
+    Left to itself the callback logs the TrainingArguments and the model's config unprefixed, and its `seed` collides
+    with odin's top-level `seed` whenever `training.seed` differs from it: MLflow refuses to change a param, and the
+    whole batch of ~100 params it was in is lost. The model's shape is in odin's own `model.*` params already.
+    """
+    from transformers.integrations import MLflowCallback
+
+    class OdinMlflowCallback(MLflowCallback):
+        def setup(self, args, state, model):
+            if state.is_world_process_zero:
+                tracker.log_params(trainer_params(args.to_dict()))  # to_dict() masks the *_token arguments
+            # The rest of setup() starts a run and reads MLflow's env switches; the run is odin's, already active.
+            self._async_log = True  # what setup() chooses on MLflow >= 2.8: metrics are queued, not awaited
+            self._initialized = True
+
+    return OdinMlflowCallback()
+
+
+def trainer_params(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """TrainingArguments.to_dict() as params: prefixed, secrets redacted, values MLflow would refuse left out."""
+    from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
+
+    scalar = (str, int, float, bool, type(None))
+    params = {f"{TRAINER_PARAM_PREFIX}{k}": redact(v if isinstance(v, scalar) else json.dumps(v, default=str))
+              for k, v in arguments.items()}
+    return {k: v for k, v in params.items() if len(str(v)) <= MAX_PARAM_VAL_LENGTH}
+
+
+def gpu_metrics_note() -> str:
+    """Whether MLflow's system metrics will include the GPUs, and if not why, asked the way MLflow asks (its own
+    INFO line saying so is muted with the rest of its housekeeping)."""
+    try:
+        from mlflow.system_metrics.metrics.gpu_monitor import GPUMonitor
+
+        count = GPUMonitor().num_gpus
+    except Exception as err:  # no NVIDIA driver, no GPU, no nvidia-ml-py: the reason MLflow would give
+        return f"no GPU metrics ({err})"
+    return f"GPU utilisation, memory and power of {count} NVIDIA GPU(s)"
 
 
 # --- the store ------------------------------------------------------------------------------------------------------

@@ -42,23 +42,23 @@ def champion_decision(candidate: Candidate, champion: Candidate | None, rule: Se
                       force: bool = False) -> Decision:
     """Whether `candidate` takes the alias from `champion` under `rule`, and why (with both scores)."""
     if champion is None:
-        return Decision(True, f"{candidate.label} is the first version with the alias")
-    scores = ", ".join(f"{m} {candidate.metrics.get(m, float('nan')):.4f} vs {champion.metrics.get(m, float('nan')):.4f}"
-                       for m in rule)
+        own = ", ".join(f"{m} {_score(candidate, m)}" for m in rule)
+        return Decision(True, f"{candidate.label} is the first version with the alias ({own}; no champion before)")
+    scores = ", ".join(f"{m} {_score(candidate, m)} vs {_score(champion, m)}" for m in rule)
     if force:
         return Decision(True, f"register.force=true: {candidate.label} takes the alias from {champion.label} "
                               f"({scores})")
     if candidate.test_set is None or candidate.test_set != champion.test_set:
         return Decision(False, f"not compared: {candidate.label} and the champion {champion.label} were scored on "
-                               f"different test sets ({_short(candidate.test_set)} vs {_short(champion.test_set)}); "
-                               "the alias stays. Evaluate both on the same split, or promote by hand with "
+                               f"different test sets ({_short(candidate.test_set)} vs {_short(champion.test_set)}; "
+                               f"{scores}); the alias stays. Evaluate both on the same split, or promote by hand with "
                                "register.force=true")
     for metric in rule:
         new, old = candidate.metrics.get(metric), champion.metrics.get(metric)
         if new is None or old is None:
             missing = candidate.label if new is None else champion.label
-            return Decision(False, f"not compared: {missing} has no {metric} (the rule is {', '.join(rule)}); "
-                                   "the alias stays")
+            return Decision(False, f"not compared: {missing} has no {metric} (the rule is {', '.join(rule)}; "
+                                   f"{scores}); the alias stays")
         if new > old:
             return Decision(True, f"{candidate.label} beats the champion {champion.label} on {metric} ({scores})")
         if new < old:
@@ -66,6 +66,11 @@ def champion_decision(candidate: Candidate, champion: Candidate | None, rule: Se
                                    f"lower ({scores}); the alias stays")
     return Decision(False, f"{candidate.label} ties the champion {champion.label} on {', '.join(rule)} ({scores}); "
                            "the alias stays")
+
+
+def _score(version: Candidate, metric: str) -> str:
+    value = version.metrics.get(metric)
+    return "missing" if value is None else f"{value:.4f}"
 
 
 def _short(test_set: str | None) -> str:

@@ -14,29 +14,28 @@ import sys
 import time
 import uuid
 
+from pathlib import Path
+
 import pytest
 from mlflow import MlflowClient
+from omegaconf import OmegaConf
 
-from conftest import REPO, TINY_RUN, free_port, odin_cli
-from odin.tracking import run_key
+from conftest import REPO, TINY_RUN, compose_cfg, free_port, odin_cli, tracked_runs
+from odin.tracking import flatten, run_key
 
 PLANTED = "hf_PlantedSecretForTheTests0123456789abcdefXYZ"
-
-
-def runs_with(client: MlflowClient, **tags) -> list:
-    experiment = client.get_experiment_by_name("odin")
-    query = " and ".join(f"tags.`{k.replace('__', '.')}` = '{v}'" for k, v in tags.items())
-    return client.search_runs([experiment.experiment_id], filter_string=query)
 
 
 @pytest.fixture(scope="module")
 def tracked(mlflow_server, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("tracked") / "run"
-    res = odin_cli(*TINY_RUN, "version=vtest", f"tracking.uri={mlflow_server}", f"hydra.run.dir={run_dir}",
-                   "register.auto=true", "tracking.registered_model_name=odin-auto", env={"HF_TOKEN": PLANTED})
+    # training.seed differs from seed: both are params (the trainer's own as trainer.seed), which once collided.
+    res = odin_cli(*TINY_RUN, "version=vtest", "seed=42", "training.seed=7", f"tracking.uri={mlflow_server}",
+                   f"hydra.run.dir={run_dir}", "register.auto=true", "tracking.registered_model_name=odin-auto",
+                   env={"HF_TOKEN": PLANTED})
     assert res.returncode == 0, res.stderr[-4000:]
     client = MlflowClient(mlflow_server)
-    (run,) = runs_with(client, odin__run_key=run_key(run_dir))
+    (run,) = tracked_runs(client, odin__run_key=run_key(run_dir))
     return run_dir, client, run, res
 
 
@@ -79,6 +78,28 @@ def test_a_tracked_run_has_its_params_metrics_by_step_artifacts_and_status(track
     assert {"data/README.md", "data/stats.json"} <= paths("data")
 
 
+def test_every_config_key_and_the_trainer_s_arguments_are_params_without_a_collision(tracked):
+    run_dir, _, run, res = tracked
+    params = run.data.params
+    config = OmegaConf.to_container(OmegaConf.load(run_dir / ".hydra" / "config.yaml"), resolve=False)
+    missing = set(flatten(config)) - set(params)
+    assert not missing, sorted(missing)
+    assert params["seed"] == "42" and params["training.seed"] == "7" and params["trainer.seed"] == "7"
+    assert params["trainer.learning_rate"] == params["training.learning_rate"]
+    assert params["trainer.hub_token"] in ("<HUB_TOKEN>", "null")  # TrainingArguments.to_dict() masks tokens
+    log = res.stderr + (run_dir / "pipeline.log").read_text()
+    assert "Changing param values is not allowed" not in log and "could not log params" not in log
+
+
+def test_system_metrics_are_sampled_and_odin_says_which(tracked):
+    _, client, run, res = tracked
+    for name in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
+        assert client.get_metric_history(run.info.run_id, name), name
+    assert "System metrics every 5 s: CPU, memory, disk, network; " in res.stderr
+    if not any(k.startswith("system/gpu_") for k in run.data.metrics):  # a CPU machine: silent, and said once
+        assert "no GPU metrics (" in res.stderr
+
+
 def test_register_auto_registers_the_pipeline_s_model(tracked):
     _, client, run, res = tracked
     version = client.get_model_version_by_alias("odin-auto", "champion")
@@ -86,15 +107,44 @@ def test_register_auto_registers_the_pipeline_s_model(tracked):
     assert "is the first version with the alias" in version.tags["odin.champion_decision"]
 
 
-def test_a_planted_token_appears_in_no_param_tag_artifact_or_log(tracked, tmp_path):
+def assert_nowhere(secret: str, *folders: Path) -> None:
+    for folder in folders:
+        for path in folder.rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+
+
+def test_a_planted_token_appears_in_no_param_tag_artifact_log_or_store(tracked, mlflow_server_dir, tmp_path):
+    # HF_TOKEN was set for the whole train + eval (huggingface_hub, transformers and the trainer all read it).
     run_dir, client, run, res = tracked
     assert PLANTED not in json.dumps(run.data.params) + json.dumps(run.data.tags)
     client.download_artifacts(run.info.run_id, "", str(tmp_path))
-    for folder in (tmp_path, run_dir):
-        for path in folder.rglob("*"):
-            if path.is_file():
-                assert PLANTED.encode() not in path.read_bytes(), path
+    # The artifacts as logged, the run dir (.hydra/, logs, data, adapter, results), and the server's own store.
+    assert_nowhere(PLANTED, tmp_path, run_dir, mlflow_server_dir)
     assert PLANTED not in res.stdout + res.stderr
+
+
+def test_a_token_in_a_config_value_is_refused_naming_the_key_and_written_nowhere(mlflow_server, tmp_path):
+    # Through an env interpolation (the saved config keeps `${oc.env:HF_TOKEN}`; odin would resolve it), in a sweep,
+    # whose job dir is kept with its record of the failure.
+    sweep = tmp_path / "sweep"
+    res = odin_cli("-m", *TINY_RUN, "description=${oc.env:HF_TOKEN}", f"tracking.uri={mlflow_server}",
+                   f"hydra.sweep.dir={sweep}", env={"HF_TOKEN": PLANTED}, timeout=300)
+    assert res.returncode == 1
+    assert "description holds the value of $HF_TOKEN" in res.stderr and "no secret through its config" in res.stderr
+    (job,) = [p for p in sweep.iterdir() if p.is_dir()]
+    assert (job / ".hydra" / "config.yaml").exists() and "HF_TOKEN" in (job / "failure.json").read_text()
+    assert not (job / "data").exists()
+    # Typed in: a single run refuses it and keeps none of what Hydra saved of it.
+    run_dir = tmp_path / "run"
+    typed = odin_cli(*TINY_RUN, f"description=notes {PLANTED}", f"tracking.uri={mlflow_server}",
+                     f"hydra.run.dir={run_dir}", timeout=300)
+    assert typed.returncode == 1 and "description holds a Hugging Face token (hf_...)" in typed.stderr
+    assert PLANTED not in res.stdout + res.stderr + typed.stdout + typed.stderr
+    assert_nowhere(PLANTED, sweep, tmp_path)
+    client = MlflowClient(mlflow_server)
+    for refused in (job, run_dir):
+        assert not tracked_runs(client, odin__run_key=run_key(refused))
 
 
 def test_a_failing_job_is_failed_its_sweep_goes_on_and_the_exit_status_says_so(mlflow_server, tmp_path):
@@ -110,9 +160,9 @@ def test_a_failing_job_is_failed_its_sweep_goes_on_and_the_exit_status_says_so(m
     assert "1 of 2 jobs failed" in res.stderr
 
     client = MlflowClient(mlflow_server)
-    jobs = runs_with(client, odin__sweep=run_key(sweep), odin__task="pipeline")
+    jobs = tracked_runs(client, odin__sweep=run_key(sweep), odin__task="pipeline")
     assert sorted(r.info.status for r in jobs) == ["FAILED", "FINISHED"]
-    (parent,) = runs_with(client, odin__sweep=run_key(sweep), odin__task="sweep")
+    (parent,) = tracked_runs(client, odin__sweep=run_key(sweep), odin__task="sweep")
     assert parent.info.status == "FAILED" and parent.data.tags["odin.failed_jobs"] == "1"
     assert {r.data.tags["mlflow.parentRunId"] for r in jobs} == {parent.info.run_id}
     failed_run = next(r for r in jobs if r.info.status == "FAILED")
@@ -166,11 +216,11 @@ def test_register_moves_the_champion_only_to_a_better_version_on_the_same_test_s
     assert "different test sets" in client.get_model_version(name, "5").tags["odin.champion_decision"]
 
 
-def test_task_register_registers_a_run_directory_and_makes_it_champion(tracked, mlflow_server):
+def test_task_register_registers_a_run_directory_and_makes_it_champion(tracked, mlflow_server, tmp_path):
     run_dir, client, run, _ = tracked
     name = f"odin-cli-{uuid.uuid4().hex[:8]}"
     res = odin_cli("task=register", f"register.run_dir={run_dir}", f"tracking.uri={mlflow_server}",
-                   f"tracking.registered_model_name={name}", timeout=300)
+                   f"tracking.registered_model_name={name}", f"hydra.run.dir={tmp_path / 'register'}", timeout=300)
     assert res.returncode == 0, res.stderr[-3000:]
     version = client.get_model_version_by_alias(name, "champion")
     assert version.run_id == run.info.run_id and version.source.endswith("final_model")
@@ -243,3 +293,29 @@ def test_ctrl_c_marks_the_tracked_run_killed_and_keeps_the_run_dir(tmp_path):
     client = MlflowClient(store)
     (run,) = client.search_runs([client.get_experiment_by_name("odin").experiment_id])
     assert run.info.status == "KILLED" and run.data.tags["odin.error_type"] == "KeyboardInterrupt"
+
+
+def test_a_crash_inside_a_task_marks_the_tracked_run_failed_and_keeps_the_run_dir(tmp_path, monkeypatch):
+    # odin.app.run in this process, as odin/__main__.py calls it; training raises what an OOM raises: a RuntimeError.
+    from odin import app
+    from odin.modeling import sft
+
+    def out_of_memory(*args, **kwargs):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (injected)")
+
+    monkeypatch.setattr(sft, "fit", out_of_memory)
+    monkeypatch.setattr(app, "_failures", set())
+    run_dir, store = tmp_path / "run", f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = compose_cfg([*TINY_RUN, "version=vcrash", f"tracking.uri={store}"], output_dir=run_dir)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        app.run(cfg)  # a single run shows the traceback, as Python does
+
+    failure = json.loads((run_dir / "failure.json").read_text())
+    assert failure["status"] == "FAILED" and failure["error_type"] == "RuntimeError"
+    assert "out_of_memory" in failure["traceback"] and app.exit_status() == 1
+    assert (run_dir / "data" / "train.jsonl").exists() and (run_dir / "data" / "stats.json").exists()
+    client = MlflowClient(store)
+    (run,) = tracked_runs(client, odin__run_key=run_key(run_dir))
+    assert run.info.status == "FAILED" and run.info.end_time is not None
+    assert run.data.tags["odin.error_type"] == "RuntimeError" and "out of memory" in run.data.tags["odin.error"]
+    assert run.data.params["dataset.train.examples"]  # what was logged before the crash stays
