@@ -229,7 +229,7 @@ class PublishConfig:
     """
 
     what: Optional[PublishWhat] = None  # model | dataset
-    repo_id: Optional[str] = None  # "<user or org>/<name>"; a Llama-derived model needs "llama" in the name
+    repo_id: Optional[str] = None  # "<user or org>/<name>"; a Llama-derived model's name begins with "Llama"
     run_dir: Optional[str] = None  # what=model: a training run directory (holds final_model/, evaluation_results.json)
     checkpoint: Optional[str] = None  # what=model: publish <run_dir>/checkpoint-N instead of final_model/
     merged: bool = False  # what=model: push <run_dir>/merged_model/ (full weights, on purpose) instead of the adapter
@@ -240,7 +240,9 @@ class PublishConfig:
     private: bool = False  # create the repo private; an existing public repo is refused rather than written to
     revision: Optional[str] = None  # the branch to commit to, created from main when missing; None: main
     commit_message: Optional[str] = None  # None: one naming the version (and its scores, for a model)
-    dry_run: bool = False  # write the files into <run>/publish/<what>/ and print them and the card; no network
+    # Write the files into <run>/publish/<what>/ (a data dir outside a run: this run's own dir) and print them and the
+    # card; no network
+    dry_run: bool = False
 
 
 # `from` is a Python keyword, so it cannot be written as a field above; `publish.from` is what users type

@@ -1,22 +1,24 @@
 """The dataset card: the one writer of the README.md that `task=prepare` puts beside the splits and `task=publish`
 pushes to the Hub.
 
-Built with huggingface_hub's `DatasetCard` / `DatasetCardData` from a prepared directory's `stats.json` alone (and
-one example record), so a card can be rebuilt from the directory at any time. The metadata names the licence of each
-source, the tasks, the language, the size, the source datasets and the Parquet file of each split (so
-`load_dataset("<user>/<repo>")` finds them). The body says what was actually read from each source (files checked
-against their official release, or not), how the corpora were mapped onto odin's types, how the splits and the mix
-were made, the statistics, what was left out and why, the answer format, and how to load the data. The facts about
-each source (name, licence, citation) come from its module (odin/data/sources/<name>.py).
+Built with huggingface_hub's `DatasetCard` / `DatasetCardData` from a prepared directory alone (its `stats.json`, one
+example record, the fields its records carry), so a card can be rebuilt from the directory at any time. The metadata
+names the licence of each source, the tasks, the language, the size, the source datasets, the Parquet file of each
+split (so `load_dataset("<user>/<repo>")` finds them) and the records' features. The body has the record fields and
+their types, what was actually read from each source (files checked against their official release, or not), how
+the corpora were mapped onto odin's types, how the splits and the mix were made, the statistics, what was left out
+and why, the answer format, and how to load the data. The facts about each source (name, licence, citation) come
+from its module (odin/data/sources/<name>.py), as the model card's do.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Optional
+from typing import TYPE_CHECKING, Iterable, Iterator, Mapping, Optional, Sequence
 
-from odin.data.sources import CardFacts, registry
+from odin.data.prepared import RecordField, record_fields
+from odin.data.sources import card_facts
 from odin.data.stats import rows
 from odin.extraction import Entity, Relation
 from odin.format import INSTRUCTION, render
@@ -42,24 +44,33 @@ def size_category(n: int) -> str:
     return "n>1M"
 
 
-def build_card(stats: Mapping, example: Optional[Mapping[str, str]] = None) -> DatasetCard:
-    """The dataset card of a prepared directory, from its `stats.json` (as a dict) and one of its records."""
+def build_card(stats: Mapping, example: Optional[Mapping[str, str]] = None,
+               fields: Optional[Sequence[RecordField]] = None) -> DatasetCard:
+    """The dataset card of a prepared directory, from its `stats.json` (as a dict), one of its records and the
+    fields its records carry (`odin.data.prepared.record_fields`)."""
     from huggingface_hub import DatasetCard
 
-    return DatasetCard(f"---\n{card_data(stats).to_yaml()}\n---\n\n{card_text(stats, example)}")
+    return DatasetCard(f"---\n{card_data(stats, fields).to_yaml()}\n---\n\n{card_text(stats, example, fields)}")
 
 
 def write_card(data_dir: Path, stats: Optional[Mapping] = None, example: Optional[Mapping[str, str]] = None) -> Path:
-    """Write `<data_dir>/README.md`; `stats` and `example` default to the directory's stats.json and train split."""
+    """Write `<data_dir>/README.md`; `stats` and `example` default to the directory's stats.json and train split.
+    The schema table is read from the split files themselves."""
     data_dir = Path(data_dir)
     if stats is None:
         stats = json.loads((data_dir / "stats.json").read_text(encoding="utf-8"))
     if example is None and (data_dir / "train.jsonl").is_file():
-        with open(data_dir / "train.jsonl", encoding="utf-8") as f:
-            example = card_example(json.loads(line) for line in f if line.strip())
+        example = card_example(_records(data_dir / "train.jsonl"))
+    splits = [data_dir / f"{s}.jsonl" for s in SPLIT_NAMES if (data_dir / f"{s}.jsonl").is_file()]
+    fields = record_fields(rec for path in splits for rec in _records(path)) if splits else None
     path = data_dir / "README.md"
-    build_card(stats, example).save(path)
+    build_card(stats, example, fields).save(path)
     return path
+
+
+def _records(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as f:
+        yield from (json.loads(line) for line in f if line.strip())
 
 
 def card_example(records: Iterable[Mapping[str, str]]) -> Optional[Mapping[str, str]]:
@@ -76,11 +87,11 @@ def card_example(records: Iterable[Mapping[str, str]]) -> Optional[Mapping[str, 
 # --------------------------------------------------------------------------------------------------- metadata
 
 
-def card_data(stats: Mapping) -> DatasetCardData:
+def card_data(stats: Mapping, fields: Optional[Sequence[RecordField]] = None) -> DatasetCardData:
     from huggingface_hub import DatasetCardData
 
     names = _source_names(stats)
-    facts = {name: _facts(name) for name in names}
+    facts = {name: card_facts(name) for name in names}
     licences = {(f.license, f.license_name) for f in facts.values()}
     licence: dict = {}
     if len(licences) == 1 and next(iter(licences))[0] != "other":
@@ -100,6 +111,8 @@ def card_data(stats: Mapping) -> DatasetCardData:
         source_datasets=sorted({f.source_dataset for f in facts.values() if f.source_dataset}) or None,
         configs=[{"config_name": "default",
                   "data_files": [{"split": SPLIT_NAMES[s], "path": f"{s}.parquet"} for s in stats["splits"]]}],
+        # The Hub's own description of the columns, as `datasets` writes it when it pushes a dataset.
+        dataset_info={"features": [{"name": f.name, "dtype": f.dtype} for f in fields]} if fields else None,
     )
 
 
@@ -108,17 +121,13 @@ def _source_names(stats: Mapping) -> list[str]:
     return list(stats.get("sources") or stats["settings"].get("sources", []))
 
 
-def _facts(name: str) -> CardFacts:
-    source = registry().get(name)
-    if source is not None:
-        return source.card
-    return CardFacts(name, "other", "unknown", "unknown: check before publishing", "", "", "")
 
 
 # ------------------------------------------------------------------------------------------------------- body
 
 
-def card_text(stats: Mapping, example: Optional[Mapping[str, str]] = None) -> str:
+def card_text(stats: Mapping, example: Optional[Mapping[str, str]] = None,
+              fields: Optional[Sequence[RecordField]] = None) -> str:
     settings = stats["settings"]
     names = _source_names(stats)
     read = stats.get("sources") or {}
@@ -126,18 +135,26 @@ def card_text(stats: Mapping, example: Optional[Mapping[str, str]] = None) -> st
              "Instruction-tuning data for odin, which fine-tunes small language models to extract Drug, Disease and "
              "Symptom entities and the relations between them (causes, treats, associated_with, interacts_with) "
              "from clinical and biomedical text. Each record is an Alpaca triple: odin's instruction, the text as "
-             "`input`, and the answer in odin's output format as `output`, plus `id`, `doc_id` (the PubMed ID "
-             "where there is one) and `source`.", "",
-             "## Sources", "", "| source | content | licence / terms |", "|---|---|---|"]
-    lines += [f"| {_facts(n).pretty_name} (`{n}`) | {_facts(n).content} | {_facts(n).terms} |" for n in names]
+             "`input`, and the answer in odin's output format as `output`, with the example's metadata beside "
+             "them.", ""]
+    if fields:
+        lines += ["## Fields", "", f"The fields of the {fields[0].records:,} records, the same in every split, and "
+                  "the records where each is null:", "", "| field | type | null in | what it holds |",
+                  "|---|---|---:|---|"]
+        lines += [f"| `{f.name}` | {f.dtype} | {f.nulls:,} | {f.note} |" for f in fields]
+        lines.append("")
+    lines += ["## Sources", "", "| source | content | licence / terms |", "|---|---|---|"]
+    lines += [f"| {card_facts(n).pretty_name} (`{n}`) | {card_facts(n).content} | {card_facts(n).terms} |"
+              for n in names]
     lines += ["", "Check each source's terms before redistributing; the licence in the metadata above is the "
               "combination of these.", "", "What was read:", ""]
-    lines += [f"- **{_facts(n).pretty_name}**: {_what_was_read(n, read.get(n))}" for n in names]
-    citations = [(n, _facts(n).citation) for n in names if _facts(n).citation]
+    lines += [f"- **{card_facts(n).pretty_name}**: {_what_was_read(n, read.get(n))}" for n in names]
+    citations = [(n, card_facts(n).citation) for n in names if card_facts(n).citation]
     if citations:
-        lines += ["", "Cite the corpora you use:", ""] + [f"- {_facts(n).pretty_name}: {c}" for n, c in citations]
+        lines += ["", "Cite the corpora you use:", ""] + [f"- {card_facts(n).pretty_name}: {c}" for n, c in citations]
     lines += ["", "## Mapping onto odin's types", ""]
-    lines += [f"- **{_facts(n).pretty_name}**: {read[n]['mapping']}." for n in names if read.get(n, {}).get("mapping")]
+    lines += [f"- **{card_facts(n).pretty_name}**: {read[n]['mapping']}." for n in names
+              if read.get(n, {}).get("mapping")]
     lines += ["", "## Splits and processing", ""] + _processing(settings, names, read)
     splits = stats["splits"]
     lines += ["", "## Statistics", "", "| | " + " | ".join(splits) + " |", "|---|" + "---:|" * len(splits)]

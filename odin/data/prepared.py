@@ -7,7 +7,10 @@ A prepared data directory holds `{train,val,test}.jsonl` (and `.parquet` copies)
 from __future__ import annotations
 
 import json
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable, Mapping
 
 from odin.data.example import Example
 from odin.errors import OdinError
@@ -15,6 +18,46 @@ from odin.format import parse, to_record
 
 SPLITS = ("train", "val", "test")
 ALPACA_KEYS = ("instruction", "input", "output")
+# What each field odin writes holds, for the dataset card's schema table.
+FIELD_NOTES = {
+    "instruction": "odin's instruction, the same for every record (see Format)",
+    "input": "the text to extract from",
+    "output": "the answer in odin's format (see Format): the target the model is trained on",
+    "id": "the example's id, unique in the data: `<source>:<document>:<n>`",
+    "doc_id": "the document the text comes from (the PubMed ID where there is one); no document is in two splits",
+    "source": "the source that read it (a name under Sources)",
+}
+# JSON value -> the `datasets` feature type it is stored as in the Parquet splits (bool before int: bool is an int).
+_DTYPES = ((bool, "bool"), (int, "int64"), (float, "float64"), (str, "string"))
+
+
+@dataclass(frozen=True)
+class RecordField:
+    name: str
+    dtype: str  # a `datasets` Value type: string, int64, float64, bool
+    nulls: int  # records where it is null or missing
+    records: int  # records read
+
+    @property
+    def note(self) -> str:
+        return FIELD_NOTES.get(self.name, "")
+
+
+def record_fields(records: Iterable[Mapping]) -> list[RecordField]:
+    """The fields of prepared records in the order they first occur, each with the one type its values have (values
+    of mixed types, or lists and objects, are stored as strings) and how many records lack it."""
+    kinds: dict[str, set[str]] = {}
+    present: Counter = Counter()
+    total = 0
+    for record in records:
+        total += 1
+        for key, value in record.items():
+            kinds.setdefault(key, set())
+            if value is not None:
+                present[key] += 1
+                kinds[key].add(next((name for kind, name in _DTYPES if isinstance(value, kind)), "string"))
+    return [RecordField(key, next(iter(seen)) if len(seen) == 1 else "string", total - present[key], total)
+            for key, seen in kinds.items()]
 
 
 def example_to_record(example: Example) -> dict:

@@ -3,16 +3,19 @@
 A bundle is built the same way for a dry run and an upload: generated files (the card, the Hub's adapter_config.json,
 the Parquet splits) are written into a staging folder, files that already exist (adapter weights, tokenizer) are
 referenced where they are. A dry run then copies everything into `<run>/publish/<what>/`, which is byte for byte the
-tree the repo receives.
+tree the repo receives, and lists what it wrote in `<run>/publish/<what>.manifest.json`: the next dry run removes
+those files and nothing else.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from odin.errors import OdinError
 from odin.hub.run import TrainedRun
 
 CARD = "README.md"
@@ -67,8 +70,41 @@ def dataset_bundle(data_dir: Path, staging: Path, *, commit_message: str | None 
                   f"Published by odin from the prepared data in {Path(data_dir).parent.name}/{Path(data_dir).name}.")
 
 
+def manifest_path(out_dir: Path) -> Path:
+    """Beside a dry run's folder (`publish/model/` -> `publish/model.manifest.json`): the files odin wrote into it.
+    Kept outside it, so the folder holds exactly what the commit would upload."""
+    return out_dir.with_name(f"{out_dir.name}.manifest.json")
+
+
+def clear_dry_run(out_dir: Path) -> None:
+    """Remove what an earlier dry run wrote into `out_dir` (its manifest's files) and nothing else. A folder holding
+    any file odin did not write is refused: stale files would mislead the review, and odin deletes only its own."""
+    manifest = manifest_path(out_dir)
+    listed = json.loads(manifest.read_text(encoding="utf-8"))["files"] if manifest.is_file() else []
+    # Only paths inside the folder: a manifest edited to name "../x" must not reach beyond it.
+    written = [name for name in listed if (out_dir / name).resolve().is_relative_to(out_dir.resolve())]
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if not out_dir.is_dir() or out_dir.is_symlink():
+        raise OdinError(f"{out_dir} is in the way of the dry run and not a folder odin wrote: move it away")
+    foreign = sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*")
+                     if not p.is_dir() and str(p.relative_to(out_dir)) not in written)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OdinError(f"{out_dir} holds files that no odin dry run wrote there ({shown}); odin deletes only what "
+                        "it wrote. Move them away (or delete the folder) and run the dry run again")
+    for name in written:
+        (out_dir / name).unlink(missing_ok=True)
+    for folder in sorted({(out_dir / name).parent for name in written} | {out_dir}, key=lambda p: -len(p.parts)):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty: a folder of the user's is left as it is
+            pass
+
+
 def write_dry_run(bundle: Bundle, out_dir: Path) -> None:
-    """Make `out_dir` hold exactly the files the commit would upload (files staged there already stay put)."""
+    """Make `out_dir` hold exactly the files the commit would upload (files staged there already stay put), and
+    list them in its manifest, so the next dry run can replace them."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for path_in_repo, local in bundle.files.items():
         target = out_dir / path_in_repo
@@ -76,6 +112,8 @@ def write_dry_run(bundle: Bundle, out_dir: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(local, target)
         bundle.files[path_in_repo] = target
+    manifest_path(out_dir).write_text(json.dumps({"written_by": "odin task=publish publish.dry_run=true",
+                                                  "files": sorted(bundle.files)}, indent=2) + "\n", encoding="utf-8")
 
 
 def describe(bundle: Bundle, repo_id: str) -> str:

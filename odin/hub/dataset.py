@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from odin.data.prepared import SPLITS, read_split
+from odin.data.prepared import SPLITS, read_split, record_fields
 from odin.errors import OdinError
 
 HUB_SPLIT = {"train": "train", "val": "validation", "test": "test"}  # odin's split name -> the Hub's
@@ -43,10 +43,10 @@ def export_dataset(data_dir: Path, out_dir: Path) -> tuple[dict[str, Path], dict
     data_dir, out_dir = Path(data_dir).expanduser(), Path(out_dir)
     splits = check_data_dir(data_dir)
     records = {s: read_split(data_dir, s) for s in splits}
-    columns = list(dict.fromkeys(k for recs in records.values() for rec in recs for k in rec))
-    features = Features({c: Value("string") for c in columns})
-    dataset = DatasetDict({HUB_SPLIT[s]: Dataset.from_list([{c: rec.get(c) for c in columns} for rec in recs],
-                                                           features=features)
+    # The types the dataset card's schema table states: one function reads them from the records for both.
+    fields = record_fields(rec for recs in records.values() for rec in recs)
+    features = Features({f.name: Value(f.dtype) for f in fields})
+    dataset = DatasetDict({HUB_SPLIT[s]: Dataset.from_list([_row(rec, fields) for rec in recs], features=features)
                            for s, recs in records.items()})
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {}
@@ -67,6 +67,16 @@ def export_dataset(data_dir: Path, out_dir: Path) -> tuple[dict[str, Path], dict
     card.save(out_dir / CARD)
     files[CARD] = out_dir / CARD
     return files, {name: len(ds) for name, ds in dataset.items()}
+
+
+def _row(record: dict, fields) -> dict:
+    row = {}
+    for f in fields:
+        value = record.get(f.name)
+        if f.dtype == "string" and value is not None and not isinstance(value, str):
+            value = json.dumps(value)  # a field of mixed types is stored as strings, as record_fields says
+        row[f.name] = value
+    return row
 
 
 def data_name(data_dir: Path) -> str:

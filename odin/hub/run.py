@@ -32,6 +32,10 @@ class TrainedRun:
     merged: bool  # whole weights go up: merged_model/, or any folder of a full fine-tune
     results: dict  # evaluation_results.json
     stats: dict  # the training data's stats.json
+    # The composed config of the run that wrote the results (this run, or the eval run of publish.results_file), which
+    # says how the scored answers were decoded and read; None when none lies beside the results file.
+    eval_config: DictConfig | None = None
+    results_path: Path | None = None  # where `results` was read
 
     @property
     def version(self) -> str:
@@ -40,6 +44,12 @@ class TrainedRun:
     @property
     def full_finetune(self) -> bool:
         return is_full_finetune(self.config)
+
+    @property
+    def generation(self) -> DictConfig:
+        """The generation settings the scores were produced with (the training run's when the evaluation's are not
+        recorded)."""
+        return (self.eval_config if self.eval_config is not None else self.config).generation
 
 
 def is_full_finetune(config: DictConfig) -> bool:
@@ -68,7 +78,10 @@ def read_run(run_dir: Path, *, checkpoint: str | None = None, merged: bool = Fal
     model_dir = model_folder(run_dir, checkpoint, merged, full=is_full_finetune(config))
     results_path = Path(results_file).expanduser() if results_file else run_dir / RESULTS_FILE
     results = read_results(results_path, model_dir)
-    return TrainedRun(run_dir, config, overrides, model_dir, merged, results, read_stats(run_dir, config))
+    eval_config_path = results_path.parent / ".hydra" / "config.yaml"
+    eval_config = OmegaConf.load(eval_config_path) if eval_config_path.is_file() else None
+    return TrainedRun(run_dir, config, overrides, model_dir, merged, results, read_stats(run_dir, config), eval_config,
+                      results_path)
 
 
 def model_folder(run_dir: Path, checkpoint: str | None, merged: bool, *, full: bool = False) -> Path:

@@ -40,9 +40,10 @@ class PublishResult:
 
 
 def hub_tags(result: PublishResult) -> dict[str, str]:
-    """The tags the model version in the registry gets once published (the lead's MLflow seam): plain strings."""
-    return {"hub_repo_id": result.repo_id, "hub_url": result.url, "hub_revision": result.revision,
-            "hub_commit": result.commit_sha}
+    """Where a publish went, as MLflow tags: on the publish run, and on the registered versions of the run it
+    published (odin/tracking/registry.py `tag_published`)."""
+    return {"odin.hub_repo_id": result.repo_id, "odin.hub_url": result.url, "odin.hub_revision": result.revision,
+            "odin.hub_commit": result.commit_sha}
 
 
 def find_token() -> str:

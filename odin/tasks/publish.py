@@ -2,11 +2,13 @@
 
     python -m odin task=publish publish.what=model   publish.run_dir=<run> publish.repo_id=<user>/<name>
     python -m odin task=publish publish.what=dataset publish.data_dir=<run>/data publish.repo_id=<user>/<name>
+    ... publish.from=champion   # what=model: the run behind the MLflow registry's champion (tracking=mlflow)
     ... publish.dry_run=true    # write exactly what would be uploaded into <run>/publish/<what>/, print it
 
 `check` validates every setting and the files it points at before any work or request; `run` builds the bundle
 (odin/hub/bundle.py) and uploads it in one commit (odin/hub/upload.py). The result (repo URL and commit) is written
-to this task's run directory as `hub_commit.json`.
+to this task's run directory as `hub_commit.json`; with tracking on it is logged with the publish run, and the model's
+registered versions get the Hub URL and commit as tags (odin/tracking/registry.py `tag_published`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -48,10 +49,15 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
     return Path(str(publish_cfg.run_dir)).expanduser()
 
 
-def publish_dir(cfg: DictConfig, target) -> Path:
-    """Where a dry run writes: <run>/publish/<what>/ (the data dir's parent is the run for a dataset)."""
-    source = target.run_dir if str(cfg.publish.what) == "model" else Path(target).parent
-    return source / "publish" / str(cfg.publish.what)
+def publish_dir(cfg: DictConfig, target, own_run_dir: Path) -> Path:
+    """Where a dry run writes: `<run>/publish/<what>/` for a training run's model or for a run's `data/` folder. A data
+    dir that is not a run's `data/` gets this publish run's own directory: the folder beside it is someone else's."""
+    what = str(cfg.publish.what)
+    if what == "model":
+        return target.run_dir / "publish" / what
+    data_dir = Path(target)
+    in_a_run = data_dir.name == "data" and (data_dir.parent / ".hydra" / "config.yaml").is_file()
+    return (data_dir.parent if in_a_run else Path(own_run_dir)) / "publish" / what
 
 
 def check(cfg: DictConfig):
@@ -119,7 +125,7 @@ def run(ctx) -> dict[str, float]:
     target = check(cfg)
     p = cfg.publish
     if p.dry_run:
-        bundle = dry_run(cfg, target, publish_dir(cfg, target))
+        bundle = dry_run(cfg, target, publish_dir(cfg, target, ctx.run_dir))
         return {"files": float(len(bundle.files))}
     from odin.hub.upload import find_token, hub_tags
 
@@ -132,7 +138,9 @@ def run(ctx) -> dict[str, float]:
     if str(p.what) == "model" and str(cfg.tracking.backend) == "mlflow":
         from odin.tracking.registry import tag_published
 
-        tag_published(cfg, target.run_dir, hub_tags(result))
+        versions = tag_published(cfg, target.run_dir, hub_tags(result))
+        if versions:
+            ctx.tracker.set_tags({"odin.registry_versions": ",".join(versions)})
     print(f"Published {len(result.files)} files to {result.url} (branch {result.revision}, commit {result.commit_sha})")
     return {"files": float(len(result.files))}
 
@@ -149,9 +157,9 @@ def build_bundle(cfg: DictConfig, target, staging: Path):
 
 def dry_run(cfg: DictConfig, target, out_dir: Path):
     """Write the files the commit would upload into `out_dir` (only there), print their list and the card."""
-    from odin.hub.bundle import describe, write_dry_run
+    from odin.hub.bundle import clear_dry_run, describe, write_dry_run
 
-    shutil.rmtree(out_dir, ignore_errors=True)  # odin's own earlier dry run: stale files would mislead the review
+    clear_dry_run(out_dir)  # odin's own earlier dry run, and only that: stale files would mislead the review
     bundle = build_bundle(cfg, target, out_dir)
     write_dry_run(bundle, out_dir)
     print(describe(bundle, str(cfg.publish.repo_id)))

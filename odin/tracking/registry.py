@@ -167,14 +167,16 @@ def champion_run_dir(cfg) -> Path:
     return Path(run_dir)
 
 
-def tag_published(cfg, run_dir: Path, tags: Mapping[str, str]) -> None:
-    """Put the Hub URL and commit on every registered version trained in `run_dir` (a failure is a warning: the
-    upload itself has succeeded)."""
+def tag_published(cfg, run_dir: Path, tags: Mapping[str, str]) -> list[str]:
+    """Put the Hub repo, URL, branch and commit (`odin.hub_*` from `odin.hub.upload.hub_tags`) on every registered
+    version trained in `run_dir`; returns them as `name/version`. A failure is a warning, never an error: the upload
+    has succeeded by then, and a version can be tagged later by hand."""
     import mlflow
 
     from odin.tracking import run_key
     from odin.tracking.mlflow_tracker import connect
 
+    tagged: list[str] = []
     try:
         experiment_id = connect(str(cfg.tracking.uri), cfg.tracking)
         client = mlflow.MlflowClient()
@@ -182,7 +184,13 @@ def tag_published(cfg, run_dir: Path, tags: Mapping[str, str]) -> None:
         for run in runs:
             for version in client.search_model_versions(f"run_id = '{run.info.run_id}'"):
                 for key, value in tags.items():
-                    client.set_model_version_tag(version.name, version.version, f"odin.{key}", value)
-                log.info("Tagged %s version %s with the Hub commit", version.name, version.version)
+                    client.set_model_version_tag(version.name, version.version, key, value)
+                tagged.append(f"{version.name}/{version.version}")
     except Exception as err:  # the upload is done; the registry can be tagged later by hand
         log.warning("Could not tag the registered versions of %s with the Hub commit: %s", run_dir, err)
+        return tagged
+    if tagged:
+        log.info("Tagged %s with the Hub commit", ", ".join(tagged))
+    else:
+        log.info("No registered version was trained in %s: no registry tags (task=register registers it)", run_dir)
+    return tagged

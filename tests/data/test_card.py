@@ -71,9 +71,32 @@ def test_card_of_synthetic_data_round_trips(make_cfg):
     example = card_example(records)
     assert "--[" in example["output"] and f"```\n{example['output']}\n```" in before
 
+    # The fields table lists what the records carry, with their types and nulls (counted over every split).
+    everything = [json.loads(line) for s in ("train", "val", "test") for line in (data_dir / f"{s}.jsonl").open()]
+    assert f"The fields of the {len(everything):,} records, the same in every split" in card.text
+    for key in ("instruction", "input", "output", "id", "doc_id", "source"):
+        nulls = sum(r.get(key) is None for r in everything)
+        assert re.search(rf"^\| `{key}` \| string \| {nulls:,} \| \S", card.text, re.M), key
+    assert [f["name"] for f in card.data.dataset_info["features"]] == list(records[0])
 
-def test_card_of_a_mix_names_every_licence():
-    stats = {"splits": {s: {"examples": n, "documents": n, "chunks": 0, "without_entities": 0,
+
+def test_record_fields_give_each_field_one_type_and_count_its_nulls():
+    from odin.data.prepared import record_fields
+
+    records = [{"input": "a", "n": 1, "doc_id": None, "flag": True},
+               {"input": "b", "n": "2", "doc_id": "7", "score": 1.5},
+               {"input": "c", "n": 3}]
+    assert [(f.name, f.dtype, f.nulls, f.records) for f in record_fields(records)] == [
+        ("input", "string", 0, 3), ("n", "string", 0, 3), ("doc_id", "string", 2, 3), ("flag", "bool", 2, 3),
+        ("score", "float64", 2, 3)]
+    text = build_card(mixed_stats(), None, record_fields(records)).text
+    assert "| `doc_id` | string | 2 | the document the text comes from" in text
+    assert "| `flag` | bool | 2 |  |" in text
+
+
+def mixed_stats() -> dict:
+    """stats.json of 1,200 records from the user's files and none from BC5CDR."""
+    return {"splits": {s: {"examples": n, "documents": n, "chunks": 0, "without_entities": 0,
                             "sources": {"files": n}, "entities": {"Drug": 1, "Disease": 0, "Symptom": 0},
                             "relations": {"causes": 0, "treats": 0, "associated_with": 0, "interacts_with": 0},
                             "input_tokens": {"p50": 9, "p90": 9, "p99": 9, "max": 9}}
@@ -84,7 +107,10 @@ def test_card_of_a_mix_names_every_licence():
                                        {"name": "train.jsonl", "bytes": 10, "sha256": "ab" * 32, "documents": 1200,
                                         "unit": "records", "differs": None}]},
                          "bc5cdr": {"examples": 0, "weight": 0.0, "cap": None, "mapping": "m", "origin": "local"}}}
-    card = build_card(stats)
+
+
+def test_card_of_a_mix_names_every_licence():
+    card = build_card(mixed_stats())
     meta = card.data.to_dict()
     assert meta["license"] == "other" and meta["license_name"] == "mixed"
     assert meta["license_details"].startswith("user-provided files: as provided by their author")

@@ -2,8 +2,9 @@
 
 The Hub is not reachable from the machines these tests run on, so the real client is pointed here (HF_ENDPOINT in a
 subprocess, `huggingface_hub.constants.ENDPOINT` in process). It keeps repos, branches, files and commits in memory,
-checks the bearer token on every request, and records every request; one it does not implement is answered 404 and
-listed in `unknown`, so a test sees when the client starts calling something new.
+checks the bearer token on every request but the public ones, and records every request; one it does not implement
+is answered 404 and listed in `unknown` (with a token or without), so a test sees when the client starts calling
+something new.
 
 Every file is answered `uploadMode: regular` at preupload, as the Hub does for small text files, so contents travel
 base64 in the commit's NDJSON: the Xet/LFS transfer of large files is huggingface_hub's own machinery, not odin's.
@@ -24,7 +25,11 @@ from urllib.parse import unquote, urlsplit
 import yaml
 
 REPO = r"(?P<type>models|datasets)/(?P<repo>[^/]+/[^/]+)"
+# Answered without a token, as the Hub does: the registry of AI agent harnesses that huggingface_hub fetches (at most
+# once a day, cached in HF_HOME) to describe its caller in the User-Agent.
+PUBLIC = {"agent_harnesses"}
 ROUTES = [
+    ("GET", r"/api/agent-harnesses", "agent_harnesses"),
     ("GET", r"/api/whoami-v2", "whoami"),
     ("POST", r"/api/repos/create", "create_repo"),
     ("POST", r"/api/validate-yaml", "validate_yaml"),
@@ -60,8 +65,8 @@ class HubStandIn:
     def __init__(self, token: str, user: str = "jdoe", orgs: tuple[str, ...] = ("odin-lab",), role: str = "write"):
         self.token, self.user, self.orgs, self.role = token, user, orgs, role
         self.repos: dict[tuple[str, str], Repo] = {}  # (models|datasets, repo_id) -> Repo
-        self.requests: list[tuple[str, str]] = []
-        self.unknown: list[tuple[str, str]] = []
+        self.requests: list[tuple[str, str]] = []  # every request, in order
+        self.unknown: list[tuple[str, str]] = []  # requests of a route not implemented here, with a token or not
         self.drop_next_commits = 0  # close the connection instead of answering: an upload cut off mid-way
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -85,7 +90,15 @@ class HubStandIn:
     def files(self, repo_id: str, repo_type: str = "model", branch: str = "main") -> dict[str, bytes]:
         return dict(self.repo(repo_id, repo_type).branches[branch])
 
+    def api_requests(self) -> list[tuple[str, str]]:
+        """The requests that act for the user (everything but the public registry fetch)."""
+        public = {path for m, path, name in ROUTES if name in PUBLIC}
+        return [(m, path) for m, path in self.requests if path not in public]
+
     # --- the endpoints ---------------------------------------------------------------------------------------------
+
+    def agent_harnesses(self, body, **_):
+        return 200, {"standardEnvVars": ["AI_AGENT", "AGENT"], "harnesses": {}}
 
     def whoami(self, body, **_):
         return 200, {"type": "user", "name": self.user, "orgs": [{"name": o} for o in self.orgs],
@@ -181,8 +194,8 @@ class HubStandIn:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with hub.lock:
                     hub.requests.append((method, path))
-                    if self.headers.get("Authorization") != f"Bearer {hub.token}":
-                        return self._send(401, {"error": "Invalid credentials in Authorization header"})
+                    # The route first: a call this stand-in does not know is recorded whether it carries a token
+                    # or not, so a test sees every new call the client makes.
                     for m, pattern, name in ROUTES:
                         match = re.fullmatch(pattern, path)
                         if m == method and match:
@@ -190,6 +203,8 @@ class HubStandIn:
                     else:
                         hub.unknown.append((method, path))
                         return self._send(404, {"error": f"stand-in does not implement {method} {path}"})
+                    if name not in PUBLIC and self.headers.get("Authorization") != f"Bearer {hub.token}":
+                        return self._send(401, {"error": "Invalid credentials in Authorization header"})
                     if name == "commit" and hub.drop_next_commits:
                         hub.drop_next_commits -= 1
                         self.close_connection = True  # no answer at all: the client sees the connection cut

@@ -44,6 +44,13 @@ class CardFacts:
     def mapping_for(self, src_cfg: Any) -> str:
         return self.mapping(src_cfg) if callable(self.mapping) else self.mapping
 
+    @property
+    def hub_id(self) -> Optional[str]:
+        """The corpus' Hugging Face Hub dataset id (`source_dataset` without its `extended|`), None when it has none
+        (odin's own generator, the user's files)."""
+        _, _, hub_id = (self.source_dataset or "").rpartition("|")
+        return hub_id if "/" in hub_id else None
+
 
 @dataclass(frozen=True)
 class Source:
@@ -79,6 +86,15 @@ def registry() -> dict[str, Source]:
     import odin.data.sources as package
 
     return discover(package)
+
+
+def card_facts(name: str) -> CardFacts:
+    """What the cards say about the source `name`; for a name odin does not know (data prepared by another version),
+    facts that say so rather than a guess."""
+    source = registry().get(name)
+    if source is not None:
+        return source.card
+    return CardFacts(name, "other", "unknown", "unknown: check before publishing", "", "", "")
 
 
 def get_source(name: str) -> Source:
