@@ -25,11 +25,14 @@ MAX_JOB_DIRNAME = 160
 
 
 def job_dirname(num: int, override_dirname: str) -> str:
-    """`${odin_job_dir:...}` (conf/hydra/default.yaml): `<n>_<overrides>`, cut with a hash of the whole name when
-    too long (the job's .hydra/overrides.yaml keeps every value)."""
+    """`${odin_job_dir:...}` (conf/hydra/default.yaml): `<n>_<overrides>`, long floats written with 4 significant
+    digits, then cut with a hash of the whole name when still too long. The number keeps names apart, and the job's
+    .hydra/overrides.yaml keeps every value as given."""
     import hashlib
+    import re
 
-    name = f"{num}_{override_dirname}" if override_dirname else str(num)
+    short = re.sub(r"(?<==)-?\d+\.\d{5,}(?:e-?\d+)?(?=,|$)", lambda m: f"{float(m.group()):.4g}", override_dirname)
+    name = f"{num}_{short}" if short else str(num)
     if len(name.encode()) <= MAX_JOB_DIRNAME:
         return name
     digest = hashlib.sha1(name.encode()).hexdigest()[:10]

@@ -95,6 +95,7 @@ def test_the_slurm_preset_reaches_sbatch_with_odin_s_resources(tmp_path):
     script = (tmp_path / "submitted.sh").read_text()
     for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --time=240",
                  "#SBATCH --cpus-per-task=8", "#SBATCH --mem=64GB", "#SBATCH --ntasks-per-node=1",
-                 "#SBATCH --array=0-1%2", "export TOKENIZERS_PARALLELISM=false", "export OMP_NUM_THREADS=8"):
+                 "#SBATCH --array=0-1%2", "#SBATCH --job-name=odin-dev", "export TOKENIZERS_PARALLELISM=false",
+                 "export OMP_NUM_THREADS=8"):
         assert line in script, line
     assert f"--output {tmp_path / 'sweep'}/.submitit/" in script

@@ -162,6 +162,34 @@ def test_the_saved_optuna_search_runs_as_its_header_says(tmp_path, raw_data):
         assert stats["settings"]["sources"] and trial["params"]["data.sources.bc5cdr.weight"] <= 1.0
 
 
+def test_a_resumed_study_does_not_draw_the_first_command_s_values_again():
+    from types import SimpleNamespace
+
+    from omegaconf import OmegaConf
+
+    from hydra_plugins.odin_optuna_sweeper._search import make_study
+
+    space = {"x": FloatDistribution(0.0, 1.0)}
+    sampler = {"_target_": "optuna.samplers.TPESampler", "seed": 42}
+    storage = optuna.storages.InMemoryStorage()
+
+    def command(n):
+        sweeper = SimpleNamespace(direction="maximize", n_trials=n, n_jobs=1, sampler=sampler, storage=storage,
+                                  study_name="s", config=OmegaConf.create({"hydra": {"sweeper": {"sampler": sampler}}}))
+        study = make_study(sweeper)
+        drawn = []
+        for _ in range(n):
+            trial = study.ask(space)
+            study.tell(trial, 0.0)
+            drawn.append(trial.params["x"])
+        return drawn
+
+    first, second = command(3), command(3)
+    assert not set(first) & set(second)
+    fresh = optuna.create_study(sampler=instantiate(sampler))
+    assert fresh.ask(space).params["x"] == first[0]  # the first command is the seeded one
+
+
 def test_an_optuna_search_refuses_to_optimize_a_test_score(tmp_path):
     res = odin_cli("+experiment=v16", "+hparams_search=optuna", "model=tiny_random", "optimized_metric=relation_f1",
                    f"hydra.sweep.dir={tmp_path / 'sweep'}", timeout=120)
@@ -198,3 +226,15 @@ def test_the_cli_stops_on_it_before_hydra_with_no_run_dir(tmp_path):
     assert res.returncode == 1
     assert "error: data.sources.bc5cdr.weight=0.5: data=ade does not read the bc5cdr source" in res.stderr
     assert "AssertionError" not in res.stderr and not (tmp_path / "run").exists()
+
+
+def test_job_dir_names_stay_short_enough_for_any_filesystem():
+    from odin.sweep import MAX_JOB_DIRNAME, job_dirname
+
+    assert job_dirname(3, "lora=r16") == "3_lora=r16" and job_dirname(0, "") == "0"
+    assert job_dirname(2, "lora.r=8,training.learning_rate=0.0002051338263087451,x=1.5") == \
+        "2_lora.r=8,training.learning_rate=0.0002051,x=1.5"
+    overrides = ",".join(f"training.learning_rate{i}=0.0002051" for i in range(20))
+    long, other = job_dirname(1, overrides), job_dirname(1, overrides + "x")
+    assert len(long.encode()) <= MAX_JOB_DIRNAME and long.startswith("1_training.learning_rate0=")
+    assert long != other  # cut names stay apart: they end in a hash of the whole name

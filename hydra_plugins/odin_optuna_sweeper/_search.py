@@ -143,8 +143,14 @@ def make_study(sweeper) -> optuna.Study:
     sampler = sweeper.sampler  # Hydra builds it when it builds the sweeper (a `_target_` inside a `_target_`)
     if isinstance(sampler, dict) or OmegaConf.is_config(sampler):
         sampler = instantiate(sampler)
-    return optuna.create_study(study_name=sweeper.study_name, storage=sweeper.storage, sampler=sampler,
-                               direction=sweeper.direction, load_if_exists=True)
+    study = optuna.create_study(study_name=sweeper.study_name, storage=sweeper.storage, sampler=sampler,
+                                direction=sweeper.direction, load_if_exists=True)
+    seeded = OmegaConf.select(sweeper.config, "hydra.sweeper.sampler") if sweeper.config is not None else None
+    if study.trials and seeded is not None and seeded.get("seed") is not None:
+        # A resumed study: the same seed would draw the first command's values again. Seed + the trials so far
+        # goes on, and is as repeatable.
+        study.sampler = instantiate(seeded, seed=int(seeded.seed) + len(study.trials))
+    return study
 
 
 def run_study(sweeper, arguments: list[str]) -> list:
