@@ -19,7 +19,9 @@ def main(cfg: DictConfig) -> float | None:
 
 def cli() -> None:
     from odin import distributed
+    from odin.data.overrides import check_source_overrides
 
+    check_source_overrides(sys.argv[1:])  # before Hydra, which would stop with a bare AssertionError
     if distributed.is_distributed():
         # Started by torchrun / accelerate launch: the ranks agree on the run's start (its directory name) first.
         distributed.start_stamp()

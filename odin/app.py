@@ -3,6 +3,7 @@
 `python -m odin task=<name> ...` composes the config (odin/__main__.py) and calls `run(cfg)`, which
 
     validates the config: unknown keys, bounds, the task's own checks   (a bad setting stops here, no run dir kept)
+    under hydra/launcher=joblib_gpus, gives the job's worker process its own GPU (odin/devices.py)
     seeds Python, NumPy and torch from `seed`; resolves the training backend once (Unsloth must import first)
     opens the tracker (tracking=mlflow|none) around the task and closes it in `finally`
     runs the task: `run(ctx)` of odin/tasks/<module>.py, which returns its metrics
@@ -115,6 +116,9 @@ def run(cfg: DictConfig) -> float | None:
             raise OdinError(f"task={task} runs in one process, and this one was started as rank {rank()} of "
                             f"{world_size()} (torchrun / accelerate launch). Start it with `python -m odin task={task} "
                             f"...`; {several} run over several processes.")
+        from odin.devices import assign_job_gpu
+
+        assign_job_gpu()  # hydra/launcher=joblib_gpus: this worker's GPU, set before anything touches CUDA
         backend = None
         if spec.uses_model:
             from odin.modeling.backends import resolve_backend

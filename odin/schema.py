@@ -386,6 +386,18 @@ def log_file(run_dir: str, task: str) -> str:
     return f"{run_dir}/{task}.log" if on_main(True, False) else os.devnull
 
 
+def _job_dirname(num, override_dirname) -> str:
+    from odin.sweep import job_dirname
+
+    return job_dirname(int(num), str(override_dirname or ""))
+
+
+def _gpu_count() -> int:
+    from odin.devices import gpu_count
+
+    return gpu_count()
+
+
 def register_configs() -> None:
     # `${odin_run_tag:${task},${version}}` and `${odin_now:...}` in conf/hydra/default.yaml name run and sweep
     # directories; `odin_on_main` and `odin_log_file` keep the other ranks of a torchrun job from writing there.
@@ -393,6 +405,9 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("odin_now", start_time, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("odin_on_main", on_main, replace=True)
     OmegaConf.register_new_resolver("odin_log_file", log_file, replace=True)
+    OmegaConf.register_new_resolver("odin_job_dir", _job_dirname, replace=True)
+    # `${odin_gpu_count:}`: hydra/launcher=joblib_gpus runs one job per GPU (odin/devices.py).
+    OmegaConf.register_new_resolver("odin_gpu_count", _gpu_count, replace=True, use_cache=True)
     cs = ConfigStore.instance()
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():

@@ -19,6 +19,26 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 
+# A job directory's name stays well under the 255 bytes a filesystem allows for one name: an Optuna trial's floats
+# (learning_rate=0.0002051338263087451) or a long grid soon exceed it, and the job would fail before it starts.
+MAX_JOB_DIRNAME = 160
+
+
+def job_dirname(num: int, override_dirname: str) -> str:
+    """`${odin_job_dir:...}` (conf/hydra/default.yaml): `<n>_<overrides>`, long floats written with 4 significant
+    digits, then cut with a hash of the whole name when still too long. The number keeps names apart, and the job's
+    .hydra/overrides.yaml keeps every value as given."""
+    import hashlib
+    import re
+
+    short = re.sub(r"(?<==)-?\d+\.\d{5,}(?:e-?\d+)?(?=,|$)", lambda m: f"{float(m.group()):.4g}", override_dirname)
+    name = f"{num}_{short}" if short else str(num)
+    if len(name.encode()) <= MAX_JOB_DIRNAME:
+        return name
+    digest = hashlib.sha1(name.encode()).hexdigest()[:10]
+    return f"{name.encode()[:MAX_JOB_DIRNAME - 12].decode(errors='ignore')}..{digest}"
+
+
 class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if str(config.tracking.backend) != "mlflow":

@@ -2,6 +2,10 @@
 
 Which model: `eval.base_model=true` evaluates the base model alone (the zero-shot baseline row); else
 `eval.model_dir` (any saved adapter or merged model); else this run directory's `final_model/`.
+
+Metric names say their split as the tracker logs them: `relation_f1` is scored on test, `val_relation_f1` on val.
+A sweeper that optimizes (`optimized_metric`) must not see test scores, or the search fits the test set: with a
+`val_` metric, task=pipeline also scores the val split (into `val/` of the run dir) and returns both.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ def check(cfg: DictConfig) -> None:
         model_kind(Path(str(e.model_dir)).expanduser())
     if str(e.split) not in SPLITS:
         raise OdinError(f"eval.split={e.split}: must be one of {', '.join(SPLITS)}")
+    check_optimized_metric(cfg)
     check_data(cfg)
     check_available(cfg.model, cfg.paths.cache_dir)
 
@@ -48,6 +53,36 @@ def run(ctx) -> dict[str, float]:
     data_dir = ensure_prepared(ctx.cfg, ctx.run_dir)
     ctx.tracker.log_dataset(data_dir)
     return evaluate(ctx.cfg, data_dir, model_dir, ctx.run_dir, backend=ctx.backend, tracker=ctx.tracker)
+
+
+def metric_names(split: str, metrics: dict[str, float]) -> dict[str, float]:
+    """Headline metrics named by their split: test's as they are, another split's prefixed (`val_relation_f1`)."""
+    return dict(metrics) if split == "test" else {f"{split}_{k}": v for k, v in metrics.items()}
+
+
+def optimized_split(cfg: DictConfig) -> str:
+    """The split `optimized_metric` is scored on: `val` for `val_relation_f1`, else `test`."""
+    return "val" if str(cfg.optimized_metric).startswith("val_") else "test"
+
+
+def check_optimized_metric(cfg: DictConfig) -> None:
+    from odin.metrics import HEADLINE_METRICS
+
+    name, split = str(cfg.optimized_metric), optimized_split(cfg)
+    if name.removeprefix("val_") not in HEADLINE_METRICS:
+        raise OdinError(f"optimized_metric={name}: not a metric evaluation returns; use one of "
+                        f"{', '.join(HEADLINE_METRICS)}, scored on test, or the same with val_ (val_relation_f1), "
+                        "scored on val: the one to optimize in a search")
+    if str(cfg.task) == "eval" and split != str(cfg.eval.split):
+        raise OdinError(f"optimized_metric={name} is scored on the {split} split, and task=eval scores eval.split="
+                        f"{cfg.eval.split}; set eval.split={split}")
+
+
+def split_config(cfg: DictConfig, split: str) -> DictConfig:
+    """`cfg` scoring another split (eval.split), for evaluating val beside test in one run."""
+    from omegaconf import OmegaConf
+
+    return OmegaConf.merge(cfg, {"eval": {"split": split}})
 
 
 def resolve_model_dir(cfg: DictConfig, run_dir: Path) -> Path | None:
@@ -88,7 +123,8 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
              tracker=None) -> dict[str, float]:
     """Evaluate `model_dir` (None: the base model) on `cfg.eval.split` of `data_dir`; results go to `run_dir`.
 
-    Returns the headline metrics (entity_f1, relation_f1, ...), the values a sweeper and a tracker read.
+    Returns the headline metrics named by their split (entity_f1, relation_f1 ... on test; val_relation_f1 ... on
+    val), the values a sweeper reads.
     In a distributed job each rank generates a shard of the examples; all answers are gathered, and rank 0 writes.
     """
     from odin import distributed
@@ -120,8 +156,9 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
     generation_s = time.perf_counter() - start
 
     scores, examples = score_generations(records, generations, levers_from(cfg.generation.postprocess))
+    headline = metric_names(str(cfg.eval.split), scores.headline())
     if not distributed.is_main_process():
-        return scores.headline()
+        return headline
     results = build_results(scores, examples, model_dir=str(model_dir) if model_dir is not None else None,
                             model_name=str(cfg.model.name), split=str(cfg.eval.split), generation_s=generation_s)
     results["provenance"] = provenance(cfg, examples, Path(data_dir))
@@ -131,7 +168,7 @@ def evaluate(cfg: DictConfig, data_dir: Path, model_dir: Path | None, run_dir: P
              len(records) / max(generation_s, 1e-9), path)
     print_summary(results)
     (tracker or Tracker()).log_evaluation(results, path, plots)
-    return scores.headline()
+    return headline
 
 
 def provenance(cfg: DictConfig, examples: list[dict], data_dir: Path) -> dict:

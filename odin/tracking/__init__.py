@@ -78,9 +78,11 @@ class Tracker:
         self.set_tags({"odin.eval_split": str(results.get("split")),
                        **({"odin.test_set": results["provenance"]["examples_sha1"]}
                           if "examples_sha1" in results.get("provenance", {}) else {})})
-        self.log_artifact(Path(results_path))
+        # Another split's files beside the test split's (a pipeline optimizing a val metric scores both).
+        folder = None if str(results.get("split", "test")) == "test" else str(results["split"])
+        self.log_artifact(Path(results_path), folder)
         for plot in plots:
-            self.log_artifact(plot, "plots")
+            self.log_artifact(plot, "plots" if folder is None else f"{folder}/plots")
 
 
 def open_tracker(cfg, run_dir: Path, *, backend: str | None, enabled: bool = True) -> Tracker:

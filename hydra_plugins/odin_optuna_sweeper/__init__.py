@@ -1,0 +1,1 @@
+"""odin's Optuna sweeper for Hydra (`hydra/sweeper=odin_optuna`), on current Optuna; see optuna_sweeper.py."""
