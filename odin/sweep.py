@@ -39,10 +39,21 @@ def job_dirname(num: int, override_dirname: str) -> str:
     return f"{name.encode()[:MAX_JOB_DIRNAME - 12].decode(errors='ignore')}..{digest}"
 
 
+def _resolvable(config: DictConfig) -> DictConfig:
+    """The sweep's config with Hydra's runtime in reach: the defaults read `${hydra:runtime.cwd}` (the default tracking
+    store under `paths.root_dir`), which Hydra sets only when a job starts, not before the first or after the last."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        HydraConfig.instance().set_config(config)
+    return config
+
+
 class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
         if str(config.tracking.backend) != "mlflow":
             return
+        config = _resolvable(config)
         from odin.errors import OdinError
         from odin.tracking.mlflow_tracker import start_sweep_run
 
@@ -54,6 +65,8 @@ class SweepSummary(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         from odin.app import note_failures, read_failure
         from odin.compare import find_job_dirs
+
+        config = _resolvable(config)
 
         sweep = Path(str(config.hydra.sweep.dir))
         jobs = find_job_dirs(sweep) if sweep.is_dir() else []

@@ -169,6 +169,22 @@ def test_a_failing_job_is_failed_its_sweep_goes_on_and_the_exit_status_says_so(m
     assert "no training examples" in failed_run.data.tags["odin.error"]
 
 
+def test_a_sweep_on_the_default_store_gets_its_parent_run(tmp_path):
+    """No tracking.uri on the command line: the store comes from the config's default (MLFLOW_TRACKING_URI, else a
+    file under paths.root_dir, which reads Hydra's runtime), which the end-of-sweep callback must resolve too."""
+    store = tmp_path / "mlflow.db"
+    sweep = tmp_path / "sweep"
+    res = odin_cli("-m", "task=prepare", "data.sources.synthetic.num_examples=20,30", f"hydra.sweep.dir={sweep}",
+                   env={"MLFLOW_TRACKING_URI": f"sqlite:///{store}"}, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "HydraConfig was not set" not in res.stderr
+    client = MlflowClient(f"sqlite:///{store}")
+    jobs = tracked_runs(client, odin__sweep=run_key(sweep), odin__task="prepare")
+    (parent,) = tracked_runs(client, odin__sweep=run_key(sweep), odin__task="sweep")
+    assert len(jobs) == 2 and {r.data.tags["mlflow.parentRunId"] for r in jobs} == {parent.info.run_id}
+    assert parent.info.status == "FINISHED"
+
+
 def test_an_unreachable_server_stops_the_run_before_any_work_and_keeps_the_run_dir(tmp_path):
     uri = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     run_dir = tmp_path / "run"
