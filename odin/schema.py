@@ -343,12 +343,12 @@ GROUP_SCHEMAS = {
 
 
 def run_tag(task: str, version: str) -> str:
-    """The end of a run directory's name: the task, the version when there is one, and the process id, so runs
-    started in the same second (two terminals, a script, a launcher) never share a directory. Under torchrun it is
-    rank 0's process id on every rank, so all ranks name one directory (odin/distributed.py)."""
+    """The end of a run directory's name: the task, the version when there is one, and `<process id>@<host>`, so
+    runs started in the same second (two terminals, a script, a launcher, two machines sharing outputs/) never share
+    a directory. Under torchrun it is rank 0's on every rank, so all ranks name one directory (odin/distributed.py)."""
     from odin.distributed import start_stamp
 
-    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [str(start_stamp()[1])]
+    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [start_stamp()[1]]
     return "_".join(parts)
 
 
@@ -371,6 +371,13 @@ def log_file(run_dir: str, task: str) -> str:
     return f"{run_dir}/{task}.log" if on_main(True, False) else os.devnull
 
 
+def help_section(name: str) -> str:
+    """`${odin_help:tasks}`, `${odin_help:groups}` in conf/hydra/help/odin.yaml (odin/help.py)."""
+    from odin.help import section
+
+    return section(name)
+
+
 def register_configs() -> None:
     # `${odin_run_tag:${task},${version}}` and `${odin_now:...}` in conf/hydra/default.yaml name run and sweep
     # directories; `odin_on_main` and `odin_log_file` keep the other ranks of a torchrun job from writing there.
@@ -378,6 +385,7 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("odin_now", start_time, replace=True, use_cache=True)
     OmegaConf.register_new_resolver("odin_on_main", on_main, replace=True)
     OmegaConf.register_new_resolver("odin_log_file", log_file, replace=True)
+    OmegaConf.register_new_resolver("odin_help", help_section, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():
