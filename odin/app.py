@@ -2,9 +2,10 @@
 
 `python -m odin task=<name> ...` composes the config (odin/__main__.py) and calls `run(cfg)`, which
 
-    validates the config: unknown keys, bounds, the task's own checks   (a bad setting stops here, no run dir kept)
+    validates the config: unknown keys, bounds, the task's own checks   (a bad setting stops here, no run dir kept;
+        nothing here imports torch or transformers, so it answers at once)
     under hydra/launcher=joblib_gpus, gives the job's worker process its own GPU (odin/devices.py)
-    seeds Python, NumPy and torch from `seed`; resolves the training backend once (Unsloth must import first)
+    resolves the training backend once (Unsloth must import first); seeds Python, NumPy and torch from `seed`
     opens the tracker (tracking=mlflow|none) around the task and closes it in `finally`
     runs the task: `run(ctx)` of odin/tasks/<module>.py, which returns its metrics
 
@@ -116,6 +117,9 @@ def run(cfg: DictConfig) -> float | None:
             raise OdinError(f"task={task} runs in one process, and this one was started as rank {rank()} of "
                             f"{world_size()} (torchrun / accelerate launch). Start it with `python -m odin task={task} "
                             f"...`; {several} run over several processes.")
+        # Validation imports neither torch nor transformers (tests/test_cli.py holds it to that), so a bad
+        # setting, a missing corpus or an unreachable Hub model is reported in a second or two.
+        validate(cfg)
         from odin.devices import assign_job_gpu
 
         assign_job_gpu()  # hydra/launcher=joblib_gpus: this worker's GPU, set before anything touches CUDA
@@ -123,9 +127,11 @@ def run(cfg: DictConfig) -> float | None:
         if spec.uses_model:
             from odin.modeling.backends import resolve_backend
 
-            # First, before anything imports transformers: Unsloth patches it when imported.
+            # Before anything imports transformers: Unsloth patches it when imported.
             backend = resolve_backend(cfg.model)
-        validate(cfg)
+            check_libraries = getattr(importlib.import_module(spec.module), "check_libraries", None)
+            if check_libraries is not None:  # settings only transformers can judge (optimizer names ...)
+                check_libraries(cfg)
     except OdinError as err:
         # Nothing has run: a single run leaves no directory behind; a sweep job keeps its record of why it failed.
         if multirun:
@@ -195,9 +201,12 @@ def _in_multirun() -> bool:
 
 
 def _report(err: OdinError, run_dir: Path | None) -> None:
-    log.error("%s", err)
-    where = f" (recorded in {run_dir / FAILURE_FILE})" if run_dir is not None else ""
-    print(f"error: {err}{where}", file=sys.stderr)
+    """The error, once on stderr. A run that keeps its directory logs it (console and the run's log file, beside
+    failure.json); a run that failed validation keeps no log file, so the line is printed plainly."""
+    if run_dir is None:
+        print(f"error: {err}", file=sys.stderr)
+    else:
+        log.error("%s (recorded in %s)", err, run_dir / FAILURE_FILE)
 
 
 def _record_failure(run_dir: Path, status: str, err: BaseException) -> None:
@@ -242,8 +251,19 @@ def _discard_run_dir(run_dir: Path, task: str) -> None:
             handler.close()
     shutil.rmtree(run_dir / ".hydra", ignore_errors=True)
     (run_dir / f"{task}.log").unlink(missing_ok=True)
-    for folder in (run_dir, run_dir.parent):  # the run, then its date folder, each only if nothing else is there
+    remove_empty_dirs(run_dir)
+
+
+def remove_empty_dirs(folder: Path) -> None:
+    """Remove `folder` if empty, then each parent left empty (the date folder, outputs/) up to the working
+    directory, never above it: a run that wrote nothing leaves nothing behind."""
+    folder, stop = Path(folder).resolve(), Path.cwd().resolve()
+    while folder != stop:
         try:
             folder.rmdir()
-        except OSError:
-            break
+        except OSError:  # not empty (or not there): what remains is someone's
+            if folder.exists():
+                return
+        if stop not in folder.parents:  # a directory outside the working directory: only itself
+            return
+        folder = folder.parent

@@ -7,8 +7,8 @@ The launcher starts one `python -m odin` per GPU with the same command line, so 
 The trainer (transformers' Trainer through accelerate) does the data-parallel part: it wraps the model in DDP, gives
 each rank its own share of every batch and averages the gradients. What is odin's:
 
-- one run directory: its name holds the start time and a process id, which differ between ranks, so rank 0's are
-  sent to the others (`start_stamp`) before Hydra names the directory;
+- one run directory: its name holds the start time and `<process id>@<host>`, which differ between ranks, so rank
+  0's are sent to the others (`start_stamp`) before Hydra names the directory;
 - rank 0 alone writes it (Hydra's .hydra/ and log file, data, checkpoints, final_model, results, failure.json) and
   tracks the run; the other ranks read what it wrote after a barrier (`main_first`, `barrier`);
 - evaluation is generated across ranks, a shard each, and gathered (`gather_shards`).
@@ -23,6 +23,7 @@ import contextlib
 import datetime as _dt
 import logging
 import os
+import re
 from typing import Any, Iterator, Sequence
 
 log = logging.getLogger(__name__)
@@ -48,17 +49,28 @@ def is_main_process() -> bool:
     return rank() == 0
 
 
-_start: tuple[_dt.datetime, int] | None = None
+_start: tuple[_dt.datetime, str] | None = None
 
 
-def start_stamp() -> tuple[_dt.datetime, int]:
-    """(start time, process id) that name this run's directory: this process's own, or under a launcher rank 0's,
-    the same on every rank. Fixed at the first call, as Hydra's `${now:...}` is."""
+def start_stamp() -> tuple[_dt.datetime, str]:
+    """(start time, `<process id>@<host>`) that name this run's directory: this process's own, or under a launcher
+    rank 0's, the same on every rank. Fixed at the first call, as Hydra's `${now:...}` is.
+
+    A process id is unique on its host only; with the host's name, runs started in the same second on machines that
+    share one outputs/ (a cluster's shared disk) get directories of their own too."""
     global _start
     if _start is None:
-        mine = (_dt.datetime.now(), os.getpid())
+        mine = (_dt.datetime.now(), f"{os.getpid()}@{short_hostname()}")
         _start = _broadcast(mine) if is_distributed() else mine
     return _start
+
+
+def short_hostname() -> str:
+    """The host's name up to its first dot, in letters, digits and '-' only (safe in a path), at most 24 of them."""
+    import socket
+
+    name = socket.gethostname().split(".")[0]
+    return re.sub(r"[^A-Za-z0-9-]", "-", name)[:24] or "host"
 
 
 def init_process_group() -> None:

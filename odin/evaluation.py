@@ -171,14 +171,22 @@ def write_results(results: dict, path: Path) -> Path:
 AVERAGE_LABELS = {"micro": "micro", "macro": "macro (over types)", "example_avg": "average over examples"}
 
 
+def short_model_name(results: dict) -> str:
+    """What was evaluated, short enough for a table title: the model directory's last two parts (a run's
+    `<run>/final_model`, a checkpoint's `<run>/checkpoint-40`), or the base model's name."""
+    model_dir = results.get("model_dir")
+    if model_dir:
+        return "/".join(Path(model_dir).parts[-2:])
+    return f"{results.get('model', 'the base model')} (base model)"
+
+
 def summary_tables(results: dict) -> list:
     """Rich tables: P/R/F1 (micro, macro over types, average over examples) with TP/FP/FN for entities and relations,
     then the error counts."""
     from rich.table import Table
 
     s = results["scores"]
-    title = f"{results.get('model_dir') or results.get('model', 'base model')} on {results['split']} " \
-            f"({results['num_examples']} examples)"
+    title = f"{short_model_name(results)} on {results['split']} ({results['num_examples']} examples)"
     table = Table(title=title)
     for col in ("", "", "P", "R", "F1", "TP", "FP", "FN"):
         table.add_column(col, justify="right" if col else "left", no_wrap=True)

@@ -7,6 +7,7 @@ once instead: the Hub's own offline mode (HF_HUB_OFFLINE=1) answers at once, els
 from __future__ import annotations
 
 import functools
+import logging
 
 from odin.errors import OdinError
 
@@ -14,28 +15,37 @@ PROBE_TIMEOUT_S = 2.0
 
 
 @functools.cache
-def hub_reachable() -> bool:
-    """Whether the Hub endpoint answers (any HTTP status counts); False in offline mode. Asked once per process."""
+def hub_problem() -> str | None:
+    """Why the Hub cannot be used from here, or None when it answers. Asked once per process, in one short request.
+
+    Reachable means the endpoint answered the probe with a success or a redirect (huggingface.co answers 200). No
+    answer within PROBE_TIMEOUT_S, or any error status (a proxy or captive portal answering 404, 407 or 502 for
+    every address, a wrong HF_ENDPOINT), counts as unreachable: the libraries would only fail there later, some of
+    them after retrying."""
     import httpx
     from huggingface_hub import constants
 
     if constants.HF_HUB_OFFLINE:
-        return False
+        return "HF_HUB_OFFLINE is set"
+    requests_log = logging.getLogger("httpx")  # logs each request at INFO: the probe is not the user's business
+    level = requests_log.level
+    requests_log.setLevel(logging.WARNING)
     try:
-        httpx.head(constants.ENDPOINT, timeout=PROBE_TIMEOUT_S)
-    except httpx.HTTPError:
-        return False
-    return True
+        status = httpx.head(constants.ENDPOINT, timeout=PROBE_TIMEOUT_S).status_code
+    except httpx.HTTPError as err:
+        return f"{constants.ENDPOINT} does not answer: {type(err).__name__}"
+    finally:
+        requests_log.setLevel(level)
+    if status >= 400:
+        return f"{constants.ENDPOINT} answered HTTP {status} where the Hub answers 200: a proxy, or a wrong HF_ENDPOINT?"
+    return None
 
 
 def require_hub(what: str, fix: str) -> None:
     """An OdinError saying that `what` needs the Hub, which is not reachable, and `fix`; nothing when it is."""
-    if hub_reachable():
-        return
-    from huggingface_hub import constants
-
-    why = "HF_HUB_OFFLINE is set" if constants.HF_HUB_OFFLINE else f"{constants.ENDPOINT} does not answer"
-    raise OdinError(f"{what} would come from the Hugging Face Hub, which is not reachable here ({why}). {fix}")
+    why = hub_problem()
+    if why is not None:
+        raise OdinError(f"{what} would come from the Hugging Face Hub, which is not reachable here ({why}). {fix}")
 
 
 def cached_on_hub(repo_id: str, filename: str = "config.json", revision: str | None = None) -> bool:

@@ -358,12 +358,12 @@ GROUP_SCHEMAS = {
 
 
 def run_tag(task: str, version: str) -> str:
-    """The end of a run directory's name: the task, the version when there is one, and the process id, so runs
-    started in the same second (two terminals, a script, a launcher) never share a directory. Under torchrun it is
-    rank 0's process id on every rank, so all ranks name one directory (odin/distributed.py)."""
+    """The end of a run directory's name: the task, the version when there is one, and `<process id>@<host>`, so
+    runs started in the same second (two terminals, a script, a launcher, two machines sharing outputs/) never share
+    a directory. Under torchrun it is rank 0's on every rank, so all ranks name one directory (odin/distributed.py)."""
     from odin.distributed import start_stamp
 
-    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [str(start_stamp()[1])]
+    parts = [str(task)] + ([str(version)] if version and str(version) != "dev" else []) + [start_stamp()[1]]
     return "_".join(parts)
 
 
@@ -398,6 +398,13 @@ def _gpu_count() -> int:
     return gpu_count()
 
 
+def help_section(name: str) -> str:
+    """`${odin_help:tasks}`, `${odin_help:groups}` in conf/hydra/help/odin.yaml (odin/help.py)."""
+    from odin.help import section
+
+    return section(name)
+
+
 def register_configs() -> None:
     # `${odin_run_tag:${task},${version}}` and `${odin_now:...}` in conf/hydra/default.yaml name run and sweep
     # directories; `odin_on_main` and `odin_log_file` keep the other ranks of a torchrun job from writing there.
@@ -408,6 +415,7 @@ def register_configs() -> None:
     OmegaConf.register_new_resolver("odin_job_dir", _job_dirname, replace=True)
     # `${odin_gpu_count:}`: hydra/launcher=joblib_gpus runs one job per GPU (odin/devices.py).
     OmegaConf.register_new_resolver("odin_gpu_count", _gpu_count, replace=True, use_cache=True)
+    OmegaConf.register_new_resolver("odin_help", help_section, replace=True)
     cs = ConfigStore.instance()
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():

@@ -49,8 +49,16 @@ def _resolvable(config: DictConfig) -> DictConfig:
     return config
 
 
+# The sweep directory of the multirun this process started: a job config that cannot be composed stops the sweep
+# after Hydra created it (holding only multirun.yaml), and `discard_unlaunched_sweep` then removes it.
+_sweep_dir: Path | None = None
+
+
 class SweepSummary(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        global _sweep_dir
+        check_sweep_keys(config)
+        _sweep_dir = Path(str(config.hydra.sweep.dir))
         if str(config.tracking.backend) != "mlflow":
             return
         config = _resolvable(config)
@@ -87,6 +95,40 @@ class SweepSummary(Callback):
                 end_sweep_run(config, sweep, len(failed), summary)
             except Exception as err:  # the summary must not fail the sweep after its jobs ran
                 log.warning("Could not close the sweep's MLflow run: %s", err)
+
+
+def check_sweep_keys(config: DictConfig) -> None:
+    """Stop a sweep whose overrides (command line and a saved sweep's `hydra.sweeper.params`) name a key odin does not
+    know, or set a field of a data source the data config leaves out, before its directory or any job exists.
+
+    Each job validates its own composed config too; this catches what would otherwise fail every job alike. A
+    swept config group (`data=ade,mix`, or a group among the params) decides per job which sources exist, so sources
+    are then left to each job. Exits (SystemExit): Hydra turns a callback's exceptions into warnings."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from odin.validate import override_problems, refuse
+
+    params = config.hydra.sweeper.get("params") or {}
+    overrides = list(config.hydra.overrides.task) + [f"{key}={value}" for key, value in params.items()]
+    groups = set(config.hydra.runtime.choices)
+    parsed = OverridesParser.create().parse_overrides(list(config.hydra.overrides.task))
+    swept_group = any(key.lstrip("+~") in groups for key in params) or any(
+        o.key_or_group in groups and o.is_sweep_override() for o in parsed)
+    problems = override_problems(config, overrides, check_sources=not swept_group)
+    if problems:
+        refuse(problems)
+
+
+def discard_unlaunched_sweep() -> None:
+    """Remove the sweep directory of a multirun stopped before its first job (it holds only multirun.yaml)."""
+    from odin.app import remove_empty_dirs
+
+    if _sweep_dir is None or not _sweep_dir.is_dir():
+        return
+    if any(p.name != "multirun.yaml" for p in _sweep_dir.iterdir()):
+        return
+    (_sweep_dir / "multirun.yaml").unlink(missing_ok=True)
+    remove_empty_dirs(_sweep_dir)
 
 
 def _compare(config: DictConfig, jobs: list[Path], sweep: Path) -> list[Path]:

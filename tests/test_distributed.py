@@ -88,12 +88,26 @@ def test_rank_0_alone_tracks_the_run(two_ranks):
 
 
 def test_a_single_process_names_its_run_directory_with_its_own_time_and_process_id():
-    from odin.distributed import start_stamp
+    from odin.distributed import short_hostname, start_stamp
     from odin.schema import run_tag, start_time
 
-    assert run_tag("train", "v16") == f"train_v16_{os.getpid()}"
-    assert start_stamp()[1] == os.getpid()
+    host = short_hostname()
+    assert run_tag("train", "v16") == f"train_v16_{os.getpid()}@{host}" == f"train_v16_{start_stamp()[1]}"
+    assert run_tag("prepare", "dev") == f"prepare_{os.getpid()}@{host}"  # the version only when there is one
     assert start_time("%Y-%m-%d") == start_stamp()[0].strftime("%Y-%m-%d")
+
+
+def test_the_host_part_of_a_run_directory_is_safe_in_a_path(monkeypatch):
+    import socket
+
+    from odin.distributed import short_hostname
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "gpu_node 7.cluster.example.org")
+    assert short_hostname() == "gpu-node-7"
+    monkeypatch.setattr(socket, "gethostname", lambda: "a" * 60)
+    assert short_hostname() == "a" * 24
+    monkeypatch.setattr(socket, "gethostname", lambda: "")
+    assert short_hostname() == "host"
 
 
 def test_only_rank_0_writes_the_config_and_the_log_file(monkeypatch):

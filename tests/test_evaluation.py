@@ -153,6 +153,19 @@ def test_summary_table_shows_both_tasks_and_the_errors():
     assert "grounding rate 0.750" in out
 
 
+def test_the_summary_table_is_titled_with_a_short_name():
+    from odin.evaluation import short_model_name
+
+    scores, examples = score_generations(RECORDS, GENERATIONS)
+    run = "/home/me/odin/outputs/2026-12-01/10-00-00_pipeline_v16_4121@gpu01/final_model"
+    results = build_results(scores, examples, model_dir=run, model_name="tiny", split="test", generation_s=1.0)
+    assert short_model_name(results) == "10-00-00_pipeline_v16_4121@gpu01/final_model"
+    assert summary_tables(results)[0].title == "10-00-00_pipeline_v16_4121@gpu01/final_model on test (2 examples)"
+    base = build_results(scores, examples, model_dir=None, model_name="HuggingFaceTB/SmolLM2-135M-Instruct",
+                         split="val", generation_s=1.0)
+    assert summary_tables(base)[0].title == "HuggingFaceTB/SmolLM2-135M-Instruct (base model) on val (2 examples)"
+
+
 # --- evaluate() and task=eval on a tiny adapter ----------------------------------------------------------------------
 
 

@@ -18,7 +18,6 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 
 from conftest import TINY_RUN, odin_cli
 from hydra_plugins.odin_optuna_sweeper._search import search_space, trial_overrides
-from odin.data.overrides import null_source_problem
 from odin.schema import CONF_DIR, OdinConfig
 from odin.validate import bound_violations, unknown_keys
 
@@ -197,35 +196,6 @@ def test_an_optuna_search_refuses_to_optimize_a_test_score(tmp_path):
     assert "optimized_metric=relation_f1, which is scored on the test split" in res.stderr
     assert "optimized_metric=val_relation_f1" in res.stderr
     assert not list((tmp_path / "sweep").glob("*/.hydra"))  # no job started
-
-
-# --- data-mix overrides of a source the data config does not read ----------------------------------------------
-
-
-def test_a_weight_for_a_source_the_data_config_lacks_names_the_key_and_the_fix():
-    problem = null_source_problem(["data=ade", "data.sources.bc5cdr.weight=0.5"])
-    assert problem.startswith("data.sources.bc5cdr.weight=0.5: data=ade does not read the bc5cdr source")
-    assert problem.endswith("python -m odin data=mix data.sources.bc5cdr.weight=0.5")
-    # In a sweep: the job that cannot compose is named
-    problem = null_source_problem(["-m", "data=mix,ade", "data.sources.bc5cdr.weight=0,1"])
-    assert "data=ade (in the job with data=ade)" in problem
-    assert problem.endswith("python -m odin -m data=mix data.sources.bc5cdr.weight=0,1")
-    # From a saved sweep's params, on an experiment whose data has no ADE
-    problem = null_source_problem(["+experiment=v1", "+hparams_search=negatives"])
-    assert "data=synthetic does not read the ade source" in problem
-    assert problem.endswith("python -m odin data=mix +experiment=v1 +hparams_search=negatives")
-    problem = null_source_problem(["data=ade", "data.sources.synthetic.num_examples=5"])
-    assert problem.endswith("python -m odin data=synthetic data.sources.synthetic.num_examples=5")
-    for fine in (["data=mix", "data.sources.bc5cdr.weight=0.5"], ["+experiment=v16", "+hparams_search=data_mix"],
-                 ["model=tiny_random"], ["+experiment=v16", "+hparams_search=optuna"]):
-        assert null_source_problem(fine) is None, fine
-
-
-def test_the_cli_stops_on_it_before_hydra_with_no_run_dir(tmp_path):
-    res = odin_cli("data=ade", "data.sources.bc5cdr.weight=0.5", f"hydra.run.dir={tmp_path / 'run'}", timeout=120)
-    assert res.returncode == 1
-    assert "error: data.sources.bc5cdr.weight=0.5: data=ade does not read the bc5cdr source" in res.stderr
-    assert "AssertionError" not in res.stderr and not (tmp_path / "run").exists()
 
 
 def test_job_dir_names_stay_short_enough_for_any_filesystem():

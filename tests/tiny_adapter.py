@@ -13,12 +13,13 @@ def make_tiny_adapter(cfg, out_dir: Path, seed: int = 0, scale: float = 2.0) -> 
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from odin.modeling.load import load_base_model, load_tokenizer
+    from odin.modeling.load import load_base_model, load_tokenizer, peft_quietly
 
     tokenizer = load_tokenizer(cfg.model, cfg.paths.cache_dir)
     model = load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu")
-    model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8,
-                                             target_modules=["q_proj", "v_proj", "down_proj"]))
+    with peft_quietly():
+        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", r=4, lora_alpha=8,
+                                                 target_modules=["q_proj", "v_proj", "down_proj"]))
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, param in model.named_parameters():

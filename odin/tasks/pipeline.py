@@ -23,6 +23,12 @@ def check(cfg: DictConfig) -> None:
                         "tracking=mlflow (now tracking=none)")
 
 
+def check_libraries(cfg: DictConfig) -> None:
+    from odin.tasks import train
+
+    train.check_libraries(cfg)
+
+
 def run(ctx) -> dict[str, float]:
     from odin.data.prepare import ensure_prepared
     from odin.tasks.evaluate import evaluate, load_eval_records, optimized_split, split_config

@@ -26,14 +26,11 @@ def check(cfg: DictConfig) -> None:
     from odin.modeling.backends import check_full_finetuning
     from odin.modeling.load import check_available
     from odin.modeling.selection import wants_val_f1
-    from odin.modeling.sft import choose_optimizer, scheduler_name
     from odin.tasks.prepare import check as check_data
 
     check_data(cfg)
     check_available(cfg.model, cfg.paths.cache_dir)
     t = cfg.training
-    choose_optimizer(str(t.optimizer), cuda=False, quiet=True)
-    scheduler_name(str(t.lr_scheduler))
     check_full_finetuning(cfg)
     if t.val_f1_samples is not None and not wants_val_f1(t):
         raise OdinError(f"training.val_f1_samples={t.val_f1_samples} sizes the val sample scored at each evaluation, "
@@ -46,6 +43,17 @@ def check(cfg: DictConfig) -> None:
     if t.resume and not t.resume_from:
         raise OdinError("training.resume=true continues an interrupted run: set training.resume_from=<its run "
                         "directory> (each run writes to a new directory)")
+
+
+def check_libraries(cfg: DictConfig) -> None:
+    """The trainer settings only torch and transformers can judge (optimizer and scheduler names, the checkpoint to
+    resume, Liger's needs). The run context calls this after resolving the backend (Unsloth must be imported before
+    transformers), still before any work; `check` stays free of both, so other mistakes are reported at once."""
+    from odin.modeling.sft import choose_optimizer, scheduler_name
+
+    t = cfg.training
+    choose_optimizer(str(t.optimizer), cuda=False, quiet=True)
+    scheduler_name(str(t.lr_scheduler))
     if t.resume:
         resume_checkpoint(t, Path(cfg.paths.output_dir))
     if t.use_liger_kernel:

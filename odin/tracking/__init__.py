@@ -139,8 +139,8 @@ def flatten(container: Any, prefix: str = "") -> dict[str, Any]:
 
 def run_key(run_dir: Path) -> str:
     """A run directory's identity across machines and moves: its path from the `outputs`/`multirun` folder that holds
-    it (e.g. `outputs/2026-11-29/18-27-07_pipeline_v16_4121`); the absolute path when it is elsewhere. Live runs and
-    backfilled ones carry it as the tag `odin.run_key`, which makes backfill idempotent."""
+    it (e.g. `outputs/2026-11-29/18-27-07_pipeline_v16_4121@gpu01`); the absolute path when it is elsewhere. Live
+    runs and backfilled ones carry it as the tag `odin.run_key`, which makes backfill idempotent."""
     parts = Path(run_dir).resolve().parts
     for i in range(len(parts) - 1, -1, -1):
         if parts[i] in ("outputs", "multirun"):

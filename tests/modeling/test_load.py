@@ -37,3 +37,22 @@ def test_the_packaged_smollm2_tokenizer_passes_and_ends_answers_with_im_end(tmp_
     tok = load_tokenizer(cfg.model, cfg.paths.cache_dir)
     check_tokenizer(tok, cfg.model.gguf_file)
     assert tok.eos_token == "<|im_end|>"
+
+
+@pytest.mark.slow
+def test_a_first_gguf_conversion_is_quiet_and_gives_dense_bfloat16_weights(tmp_path, capfd):
+    import json
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from odin.modeling.load import pretrained_dir
+
+    cfg = compose_cfg(["model=smollm2_135m"])
+    converted = Path(pretrained_dir(cfg.model, str(tmp_path)))  # an empty cache: converted now
+    err = capfd.readouterr().err
+    assert "asked for in" not in err and "Dequantizing the whole model" not in err  # transformers' notes on CPU
+    assert not [line for line in err.splitlines() if "warn" in line.lower()]
+    with safe_open(converted / "model.safetensors", "pt") as weights:
+        assert {weights.get_slice(name).get_dtype() for name in weights.keys()} == {"BF16"}
+    assert "quantization_config" not in json.loads((converted / "config.json").read_text())

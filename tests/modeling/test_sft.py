@@ -209,10 +209,10 @@ def test_liger_kernel_switch_names_what_is_missing(make_cfg, tmp_path):
     if importlib.util.find_spec("liger_kernel") is None:
         with pytest.raises(OdinError, match="pip install liger-kernel"):
             sft.check_liger(cuda=True, backend="hf")
-    from odin.tasks.train import check  # before any work: the run stops at validation
+    from odin.tasks.train import check_libraries  # before any work: the run stops before training
 
     with pytest.raises(OdinError, match="training.use_liger_kernel=true needs a CUDA GPU"):
-        check(cfg)
+        check_libraries(cfg)
 
 
 def test_step_log_line_has_a_token_rate_only_when_the_trainer_counts_tokens(caplog):

@@ -40,7 +40,8 @@ def split_files(cfg: FilesSourceConfig, raw_data_dir: Optional[str] = None) -> d
     if not any(names.values()):
         raise OdinError(
             "data=files needs at least one Alpaca JSON/JSONL file: set data.sources.files.train_file "
-            "(and val_file / test_file), e.g. data.sources.files.train_file=data/datasets/ade_formatted/train.json"
+            "(and val_file / test_file), e.g. the split an earlier task=prepare wrote: "
+            "data.sources.files.train_file=outputs/<run>/data/train.jsonl (README: Data sources, the record format)"
         )
     files = {}
     for split, name in names.items():

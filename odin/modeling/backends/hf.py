@@ -6,7 +6,7 @@ from __future__ import annotations
 from omegaconf import OmegaConf
 
 from odin.modeling.backends import lora_kwargs
-from odin.modeling.load import load_base_model, quantized_bits
+from odin.modeling.load import load_base_model, peft_quietly, quantized_bits
 
 
 def load_for_training(cfg, tokenizer):
@@ -22,11 +22,10 @@ def load_for_training(cfg, tokenizer):
             model, use_gradient_checkpointing=bool(cfg.training.gradient_checkpointing))
     # LoRA's A matrices are initialized randomly: seed first so a run is reproducible.
     set_seed(cfg.training.seed)
-    if cfg.training.init_adapter:
-        model = PeftModel.from_pretrained(model, cfg.training.init_adapter, is_trainable=True)
-    else:
-        model = get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **lora_kwargs(cfg.lora)))
-    return model
+    with peft_quietly():
+        if cfg.training.init_adapter:
+            return PeftModel.from_pretrained(model, cfg.training.init_adapter, is_trainable=True)
+        return get_peft_model(model, LoraConfig(task_type="CAUSAL_LM", **lora_kwargs(cfg.lora)))
 
 
 def _full_model(cfg):

@@ -45,7 +45,10 @@ def load_for_training(cfg, tokenizer):
     if t.init_adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, t.init_adapter, is_trainable=True)
+        from odin.modeling.load import peft_quietly
+
+        with peft_quietly():
+            model = PeftModel.from_pretrained(model, t.init_adapter, is_trainable=True)
         # As FastLanguageModel.from_pretrained does for an adapter directory: Unsloth's LoRA kernels, checkpointing.
         model = FastLanguageModel.patch_peft_model(model, use_gradient_checkpointing=checkpointing)
     else:
