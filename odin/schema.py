@@ -168,7 +168,7 @@ class TrainingConfig:
     use_liger_kernel: bool = False
     # torch.compile each transformer block (regional compilation: one block compiled, reused by every layer), so a
     # step of a small model is fewer, fused kernels instead of thousands of launches; hf backend. The first steps
-    # pay the compilation (odin/modeling/sft.py compile_blocks).
+    # pay the compilation (odin/modeling/speed.py compile_blocks).
     compile: bool = False
     group_by_length: bool = False  # batch examples of similar length together (less padding when not packing)
     logging_steps: int = bounded(10, ge=1)

@@ -47,7 +47,7 @@ def check(cfg: DictConfig) -> None:
 
 def check_libraries(cfg: DictConfig) -> None:
     """The trainer settings only torch and transformers can judge (optimizer and scheduler names, the checkpoint to
-    resume, Liger's needs). The run context calls this after resolving the backend (Unsloth must be imported before
+    resume, Liger's and compilation's needs). The run context calls this after resolving the backend (Unsloth must be imported before
     transformers), still before any work; `check` stays free of both, so other mistakes are reported at once."""
     from odin.modeling.sft import choose_optimizer, scheduler_name
 
@@ -56,12 +56,16 @@ def check_libraries(cfg: DictConfig) -> None:
     scheduler_name(str(t.lr_scheduler))
     if t.resume:
         resume_checkpoint(t, Path(cfg.paths.output_dir))
-    if t.use_liger_kernel:
+    if t.use_liger_kernel or t.compile:
         from odin.modeling.backends import resolve_backend
         from odin.modeling.load import default_device
-        from odin.modeling.sft import check_liger
+        from odin.modeling.speed import check_compile, check_liger
 
-        check_liger(default_device().startswith("cuda"), resolve_backend(cfg.model))
+        backend = resolve_backend(cfg.model)
+        if t.use_liger_kernel:
+            check_liger(default_device().startswith("cuda"), backend)
+        if t.compile:
+            check_compile(backend)
 
 
 def run(ctx) -> dict[str, float]:

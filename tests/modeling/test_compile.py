@@ -21,7 +21,7 @@ def _tiny_lora(cfg):
 
 
 def test_every_block_is_compiled_and_the_weights_keep_their_names():
-    from odin.modeling.sft import compile_blocks
+    from odin.modeling.speed import compile_blocks
 
     cfg = compose_cfg(["model=tiny_random", "training=smoke"])
     model, _ = _tiny_lora(cfg)
@@ -34,23 +34,26 @@ def test_every_block_is_compiled_and_the_weights_keep_their_names():
 
 
 def test_a_model_without_named_blocks_is_refused():
-    from odin.modeling.sft import compile_blocks
+    from odin.modeling.speed import compile_blocks
 
     with pytest.raises(OdinError, match="training.compile=false"):
         compile_blocks(torch.nn.Sequential(torch.nn.Linear(2, 2)))
 
 
-def test_the_unsloth_backend_is_refused_before_any_work():
-    from odin.modeling.sft import build_trainer
+def test_the_unsloth_backend_is_refused_before_any_work(monkeypatch):
+    from odin.modeling import backends
+    from odin.tasks.train import check_libraries
 
     cfg = compose_cfg(["model=tiny_random", "training=smoke", "training.compile=true"])
+    check_libraries(cfg)  # the hf backend: fine
+    monkeypatch.setattr(backends, "resolve_backend", lambda model_cfg: "unsloth")
     with pytest.raises(OdinError, match="Unsloth compiles its own"):
-        build_trainer(cfg, torch.nn.Linear(2, 2), None, None, None, None, backend="unsloth")
+        check_libraries(cfg)
 
 
 @pytest.mark.slow  # the compilation takes about a minute on 2 CPU cores
 def test_compiled_blocks_give_the_same_loss_and_gradients():
-    from odin.modeling.sft import compile_blocks
+    from odin.modeling.speed import compile_blocks
 
     cfg = compose_cfg(["model=tiny_random", "training=smoke"])
     model, tokenizer = _tiny_lora(cfg)

@@ -12,7 +12,7 @@ from omegaconf import open_dict
 
 from odin.errors import OdinError
 from odin.format import build_prompt
-from odin.modeling import sft
+from odin.modeling import sft, speed
 from odin.modeling.backends import load_for_training, resolve_backend
 from odin.modeling.load import load_tokenizer
 from training_notes import TINY, note_records
@@ -205,10 +205,10 @@ def test_liger_kernel_switch_names_what_is_missing(make_cfg, tmp_path):
     with pytest.raises(OdinError, match="needs a CUDA GPU .* training.use_liger_kernel=false"):
         sft.sft_config(cfg, tmp_path, has_eval=False, cuda=False, backend="hf")
     with pytest.raises(OdinError, match="model.backend=hf"):
-        sft.check_liger(cuda=True, backend="unsloth")
+        speed.check_liger(cuda=True, backend="unsloth")
     if importlib.util.find_spec("liger_kernel") is None:
         with pytest.raises(OdinError, match="pip install liger-kernel"):
-            sft.check_liger(cuda=True, backend="hf")
+            speed.check_liger(cuda=True, backend="hf")
     from odin.tasks.train import check_libraries  # before any work: the run stops before training
 
     with pytest.raises(OdinError, match="training.use_liger_kernel=true needs a CUDA GPU"):
