@@ -2,9 +2,9 @@
 
 `python -m odin task=<name> ...` composes the config (odin/__main__.py) and calls `run(cfg)`, which
 
+    under hydra/launcher=joblib_gpus, gives the job's worker process its own GPU (odin/devices.py)
     validates the config: unknown keys, bounds, the task's own checks   (a bad setting stops here, no run dir kept;
         nothing here imports torch or transformers, so it answers at once)
-    under hydra/launcher=joblib_gpus, gives the job's worker process its own GPU (odin/devices.py)
     resolves the training backend once (Unsloth must import first); seeds Python, NumPy and torch from `seed`
     opens the tracker (tracking=mlflow|none) around the task and closes it in `finally`
     runs the task: `run(ctx)` of odin/tasks/<module>.py, which returns its metrics
@@ -117,12 +117,14 @@ def run(cfg: DictConfig) -> float | None:
             raise OdinError(f"task={task} runs in one process, and this one was started as rank {rank()} of "
                             f"{world_size()} (torchrun / accelerate launch). Start it with `python -m odin task={task} "
                             f"...`; {several} run over several processes.")
+        from odin.devices import assign_job_gpu
+
+        # hydra/launcher=joblib_gpus: this worker's GPU, set before anything touches CUDA (a job refused below has
+        # claimed it too: the worker keeps it for its next job).
+        assign_job_gpu()
         # Validation imports neither torch nor transformers (tests/test_cli.py holds it to that), so a bad
         # setting, a missing corpus or an unreachable Hub model is reported in a second or two.
         validate(cfg)
-        from odin.devices import assign_job_gpu
-
-        assign_job_gpu()  # hydra/launcher=joblib_gpus: this worker's GPU, set before anything touches CUDA
         backend = None
         if spec.uses_model:
             from odin.modeling.backends import resolve_backend

@@ -286,6 +286,7 @@ class TrackingConfig:
     experiment_name: str = "odin"  # one experiment for the project; a run's name is <version>-<task>
     registered_model_name: str = "odin-medical-ner-re"  # the registry model every registered adapter is a version of
     system_metrics: bool = True  # CPU/GPU utilisation and memory during the run (MLflow system metrics)
+    system_metrics_interval_s: float = bounded(5.0, gt=0)  # seconds between samples; a run shorter logs none
     # Adapters up to this size are logged as run artifacts; a larger one is linked (its path as a tag) instead.
     max_artifact_mb: float = bounded(200.0, ge=0)
 

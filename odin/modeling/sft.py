@@ -369,11 +369,25 @@ def trainer_class(fused: bool):
     return OdinSFTTrainer
 
 
+class _SameSecondCheckpoints(logging.Filter):
+    """transformers orders checkpoints by mtime when rotating them and, when the oldest and newest were written less
+    than a second apart, warns that "mtime may not be reliable on this filesystem" before ordering them by step.
+    A short run (a smoke run, a tiny model) writes its checkpoints within a second on any filesystem, so the
+    warning says nothing true; the ordering it falls back to is the right one. Only that message is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("mtime may not be reliable on this filesystem")
+
+
 def build_trainer(cfg, model, tokenizer, train_ds, eval_ds, run_dir: Path, *, backend: str, callbacks=()):
     from transformers.trainer_callback import ProgressCallback
+    from transformers.utils import logging as hf_logging
 
     from odin.modeling.load import default_device
 
+    checkpoints_log = hf_logging.get_logger("transformers.trainer_utils")
+    if not any(isinstance(f, _SameSecondCheckpoints) for f in checkpoints_log.filters):
+        checkpoints_log.addFilter(_SameSecondCheckpoints())
     cuda = default_device().startswith("cuda")
     if cfg.training.compile:
         check_compile(backend)

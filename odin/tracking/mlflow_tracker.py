@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_PARENT_FILE = ".mlflow_parent_run"  # in a sweep dir: the id of the sweep's parent run
 PROBE_TIMEOUT_S = 3.0
-SYSTEM_METRICS_INTERVAL_S = 5
 
 
 class MlflowTracker(Tracker):
@@ -58,15 +57,15 @@ class MlflowTracker(Tracker):
         if sweep is not None:
             name += f"-{_job_num()}"
         if self.cfg.tracking.system_metrics:
-            mlflow.set_system_metrics_sampling_interval(SYSTEM_METRICS_INTERVAL_S)
+            mlflow.set_system_metrics_sampling_interval(float(self.cfg.tracking.system_metrics_interval_s))
         run = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=self._tags(sweep),
                                parent_run_id=parent, log_system_metrics=bool(self.cfg.tracking.system_metrics))
         self.run_id = run.info.run_id
         log.info("Tracking to MLflow at %s: experiment %s, run %s (%s)", self.uri, self.cfg.tracking.experiment_name,
                  name, self.run_id)
         if self.cfg.tracking.system_metrics:
-            log.info("System metrics every %d s: CPU, memory, disk, network; %s", SYSTEM_METRICS_INTERVAL_S,
-                     gpu_metrics_note())
+            log.info("System metrics every %g s: CPU, memory, disk, network; %s",
+                     self.cfg.tracking.system_metrics_interval_s, gpu_metrics_note())
         container = OmegaConf.to_container(self.cfg, resolve=True)
         self.log_params({k: redact(v) for k, v in flatten(container).items()})
         self._call("log the config", mlflow.log_text, redact(OmegaConf.to_yaml(self.cfg, resolve=True)),

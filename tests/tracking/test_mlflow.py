@@ -32,7 +32,8 @@ def tracked(mlflow_server, tmp_path_factory):
     # training.seed differs from seed: both are params (the trainer's own as trainer.seed), which once collided.
     res = odin_cli(*TINY_RUN, "version=vtest", "seed=42", "training.seed=7", f"tracking.uri={mlflow_server}",
                    f"hydra.run.dir={run_dir}", "register.auto=true", "tracking.registered_model_name=odin-auto",
-                   env={"HF_TOKEN": PLANTED})
+                   # a tiny run lasts a few seconds on an idle machine: sample often enough to see samples
+                   "tracking.system_metrics_interval_s=0.5", env={"HF_TOKEN": PLANTED})
     assert res.returncode == 0, res.stderr[-4000:]
     client = MlflowClient(mlflow_server)
     (run,) = tracked_runs(client, odin__run_key=run_key(run_dir))
@@ -95,7 +96,7 @@ def test_system_metrics_are_sampled_and_odin_says_which(tracked):
     _, client, run, res = tracked
     for name in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
         assert client.get_metric_history(run.info.run_id, name), name
-    assert "System metrics every 5 s: CPU, memory, disk, network; " in res.stderr
+    assert "System metrics every 0.5 s: CPU, memory, disk, network; " in res.stderr
     if not any(k.startswith("system/gpu_") for k in run.data.metrics):  # a CPU machine: silent, and said once
         assert "no GPU metrics (" in res.stderr
 
