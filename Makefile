@@ -1,6 +1,6 @@
 # odin: every target installs what it needs into .venv first (idempotent), so each works from a fresh clone.
 #   make quickstart   train + evaluate SmolLM2-135M on synthetic notes, on the CPU (a few minutes)
-#   make test         the whole test suite, as CI runs it (fast tests, then real-model tests marked slow)
+#   make test         the whole test suite, as CI runs it (fast tests, then the slow ones: real models, multi-process end-to-end runs)
 #   make test-fast    only the fast tests (pytest -m "not slow")
 
 PYTHON ?= python3

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from odin.data.prepared import write_split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +23,7 @@ def bench(script: str, *args: str) -> list[dict]:
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith('{"')]  # not the Trainer's dicts
 
 
+@pytest.mark.slow  # a real bench script on the tiny model: seconds of training or generation
 def test_generate_profile_times_prefill_and_decoding_steps(tmp_path):
     data = write_data(tmp_path / "data")
     write_split(note_records(6, offset=20), data, "test")
@@ -30,6 +33,7 @@ def test_generate_profile_times_prefill_and_decoding_steps(tmp_path):
     assert 1 <= row["steps"] <= 6 and row["s_per_step"] > 0 and row["generate_s"] >= row["prefill_s"] > 0
 
 
+@pytest.mark.slow  # a real bench script on the tiny model: seconds of training or generation
 def test_train_step_profile_times_steps_of_each_variant(tmp_path):
     data = write_data(tmp_path / "data", n_train=12)
     rows = bench("train_step_profile.py", "--data", str(data), "--steps", "2", "--warmup", "2",
@@ -65,6 +69,7 @@ def _tiny_model_dir(tmp_path: Path) -> str:
     return pretrained_dir(cfg.model, cfg.paths.cache_dir)
 
 
+@pytest.mark.slow  # a real bench script on the tiny model: seconds of training or generation
 def test_plain_hf_script_counts_the_real_tokens_of_the_timed_steps(tmp_path):
     data = write_data(tmp_path / "data", n_train=20)
     [row] = bench("plain_hf.py", "--model", _tiny_model_dir(tmp_path), "--data", str(data), "--recipe", "original",

@@ -36,6 +36,7 @@ def left_behind(folder: Path) -> list[str]:
 # --- run directories -------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # four odin processes at once
 def test_four_runs_started_at_once_get_four_complete_directories_of_their_own(tmp_path):
     sizes = [60, 61, 62, 63]  # one per run, so each directory shows whose it is
     procs = [subprocess.Popen([sys.executable, "-m", "odin", "task=prepare", "model=tiny_random", "tracking=none",

@@ -36,6 +36,7 @@ def two_ranks(tmp_path_factory):
     return cwd, records, store, done
 
 
+@pytest.mark.slow  # two gloo processes train and evaluate (the module fixture)
 def test_one_run_directory_written_by_rank_0_only(two_ranks):
     cwd, _, _, done = two_ranks
     [run_dir] = [p for p in (cwd / "outputs").glob("*/*") if p.is_dir()]  # no second run directory
@@ -50,6 +51,7 @@ def test_one_run_directory_written_by_rank_0_only(two_ranks):
     assert done.stderr.count("Adapter saved to") == 1
 
 
+@pytest.mark.slow  # two gloo processes train and evaluate (the module fixture)
 def test_ranks_train_on_different_examples_and_end_with_the_same_weights(two_ranks):
     _, (rank0, rank1), _, _ = two_ranks
     assert len(rank0["batches"]) == len(rank1["batches"]) == 4  # training=smoke: 4 steps of 2 per rank
@@ -64,6 +66,7 @@ def test_ranks_train_on_different_examples_and_end_with_the_same_weights(two_ran
     assert any(w.abs().sum() > 0 for n, w in rank0["weights"].items() if "lora_B" in n)
 
 
+@pytest.mark.slow  # two gloo processes train and evaluate (the module fixture)
 def test_evaluation_is_generated_across_ranks_and_covers_every_example_once(two_ranks):
     cwd, (rank0, rank1), _, _ = two_ranks
     [results_file] = (cwd / "outputs").glob("*/*/evaluation_results.json")
@@ -80,6 +83,7 @@ def test_evaluation_is_generated_across_ranks_and_covers_every_example_once(two_
         assert example["generation"] == answers[build_prompt(record["input"], record["instruction"])]
 
 
+@pytest.mark.slow  # two gloo processes train and evaluate (the module fixture)
 def test_rank_0_alone_tracks_the_run(two_ranks):
     _, _, store, _ = two_ranks
     client = MlflowClient(store)

@@ -288,7 +288,7 @@ def test_task_eval_from_the_command_line(setup, tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "odin", "task=eval", "model=tiny_random", f"eval.model_dir={adapter}",
-         f"data.prepared_dir={data}", "eval.num_samples=2", "generation.max_new_tokens=16",
+         f"data.prepared_dir={data}", "eval.num_samples=2", "generation.max_new_tokens=16", "tracking=none",
          f"hydra.run.dir={run_dir}"],
         cwd=REPO, capture_output=True, text=True, timeout=300,
     )

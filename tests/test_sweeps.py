@@ -102,6 +102,7 @@ def test_search_space_grammar():
     assert trial_overrides(fixed, {"a": 4, "c": "y", "f": 1e-05}) == ["d=ade", "a=4", "c=y", "f=1e-05"]
 
 
+@pytest.mark.slow  # a real Optuna search of several tiny trials, then its resumption
 def test_an_optuna_search_goes_on_past_failed_trials_writes_the_best_and_resumes(tmp_path):
     """Three real trials through Hydra's multirun: two are made to fail (training.warmup_steps=-1 is refused before
     any work), one runs the tiny pipeline; the search goes on and writes the best trial. A second command resumes

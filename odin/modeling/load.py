@@ -203,10 +203,12 @@ def _save_atomically(target: Path, model, tokenizer) -> None:
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        if target.exists():  # another process finished first
-            shutil.rmtree(tmp)
-        else:
+        try:
             tmp.rename(target)
+        except OSError:
+            if not target.exists():
+                raise
+            shutil.rmtree(tmp)  # another process finished first (a rename onto its folder fails): keep theirs
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -137,7 +137,7 @@ def test_cli_prepares_synthetic_data_with_no_files(tmp_path):
     run_dir = tmp_path / "run"
     proc = subprocess.run(
         [sys.executable, "-m", "odin", "task=prepare", "data=synthetic", "model=tiny_random",
-         "data.sources.synthetic.num_examples=100", f"hydra.run.dir={run_dir}"],
+         "data.sources.synthetic.num_examples=100", "tracking=none", f"hydra.run.dir={run_dir}"],
         cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

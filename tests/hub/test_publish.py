@@ -684,6 +684,7 @@ def champion(trained_run, store, tmp_path_factory):
                            client=MlflowClient(f"sqlite:///{store / 'mlflow.db'}"))
 
 
+@pytest.mark.slow  # train, register twice and publish through the CLI
 def test_publish_from_champion_pushes_its_adapter_and_tags_its_registry_version(trained_run, champion, tmp_path):
     hub, client, name = champion.hub, champion.client, "odin-medical-ner-re"
     assert hub.unknown == []

@@ -230,7 +230,7 @@ def test_out_of_memory_gives_advice_and_keeps_checkpoints(make_cfg, tmp_path, mo
 def test_cli_writes_hydra_config_and_one_train_log(tmp_path):
     run_dir = tmp_path / "cli"
     cmd = [sys.executable, "-m", "odin", "task=train", *TINY, "data.sources.synthetic.num_examples=40",
-           "model.max_seq_length=512", "training.max_steps=2", f"hydra.run.dir={run_dir}"]
+           "model.max_seq_length=512", "training.max_steps=2", "tracking=none", f"hydra.run.dir={run_dir}"]
     res = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert res.returncode == 0, res.stderr[-3000:]

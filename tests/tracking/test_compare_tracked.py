@@ -79,6 +79,7 @@ def test_an_experiments_runs_compare_as_their_run_dirs_do(store, caplog):
     assert not any(k.startswith("paths.") for r in runs for k in r.config)
 
 
+@pytest.mark.slow  # tracked runs, a registration and task=compare through the CLI
 def test_task_compare_on_an_experiment_with_the_champion_as_reference(store, tmp_path):
     client, name, ids, _ = store
     model = f"odin-compare-{uuid.uuid4().hex[:8]}"

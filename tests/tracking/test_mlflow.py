@@ -148,6 +148,7 @@ def test_a_token_in_a_config_value_is_refused_naming_the_key_and_written_nowhere
         assert not tracked_runs(client, odin__run_key=run_key(refused))
 
 
+@pytest.mark.slow  # a tracked two-job sweep
 def test_a_failing_job_is_failed_its_sweep_goes_on_and_the_exit_status_says_so(mlflow_server, tmp_path):
     sweep = tmp_path / "sweep"
     # max_tokens=5 leaves no training example: the job fails inside the task, after its tracked run started.
@@ -170,6 +171,7 @@ def test_a_failing_job_is_failed_its_sweep_goes_on_and_the_exit_status_says_so(m
     assert "no training examples" in failed_run.data.tags["odin.error"]
 
 
+@pytest.mark.slow  # a tracked two-job sweep
 def test_a_sweep_on_the_default_store_gets_its_parent_run(tmp_path):
     """No tracking.uri on the command line: the store comes from the config's default (MLFLOW_TRACKING_URI, else a
     file under paths.root_dir, which reads Hydra's runtime), which the end-of-sweep callback must resolve too."""
@@ -290,6 +292,7 @@ def test_backfill_logs_what_is_missing_once(tracked, tmp_path):
     assert seed.data.metrics["entity_f1_example_avg"] == pytest.approx(0.91)
 
 
+@pytest.mark.slow  # trains until the interrupt arrives
 def test_ctrl_c_marks_the_tracked_run_killed_and_keeps_the_run_dir(tmp_path):
     run_dir = tmp_path / "run"
     store = f"sqlite:///{tmp_path / 'mlflow.db'}"
