@@ -193,7 +193,7 @@ def override_problems(cfg: DictConfig, overrides: list[str], check_sources: bool
     `+experiment=v16`: the groups of cfg.hydra.runtime.choices) and Hydra's own keys are not settings."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    groups = set(cfg.hydra.runtime.choices) if "hydra" in cfg else set()
+    groups = (set(cfg.hydra.runtime.choices) if "hydra" in cfg else set()) | _config_groups()
     problems = []
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.key_or_group
@@ -203,6 +203,16 @@ def override_problems(cfg: DictConfig, overrides: list[str], check_sources: bool
         if problem:
             problems.append(problem)
     return problems
+
+
+def _config_groups() -> set[str]:
+    """The top-level config groups of the Hydra app now running (`experiment`, `lora`, ...). A sweep's own config
+    lacks the choice of a group only its jobs choose (`+experiment=glob(*)`), so its runtime choices miss it."""
+    from hydra.core.global_hydra import GlobalHydra
+
+    if not GlobalHydra.instance().is_initialized():
+        return set()
+    return set(GlobalHydra.instance().config_loader().list_groups(""))
 
 
 def schema_keys(schema=None, prefix: str = "") -> list[str]:

@@ -116,6 +116,15 @@ def test_an_unknown_key_stops_before_any_work_naming_the_closest_one(tmp_path, e
     assert left_behind(work) == []  # no run or sweep directory, no empty outputs/
 
 
+def test_a_group_only_the_jobs_choose_is_not_taken_for_a_setting(tmp_path):
+    # The sweep's own config has no choice for a swept `+experiment`, so only the config tree says it is a group.
+    res = odin_in(tmp_path, "-m", "+experiment=glob(v1)", "model=tiny_random", "task=prepare", "tracking=none",
+                  f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert res.returncode == 0, res.stderr[-3000:]
+    jobs = [data.parent.name for data in (tmp_path / "sweep").glob("*/data")]
+    assert jobs == ["0_+experiment=v1,model=tiny_random,tracking=none"]
+
+
 SOURCE_LEFT_OUT = ("data.sources.bc5cdr.weight sets a field of the bc5cdr source, which data=ade leaves out "
                    "(data.sources.bc5cdr is null): choose a data config that uses it (data=bc5cdr, data=mix), or drop "
                    "the setting")
