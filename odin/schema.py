@@ -257,7 +257,7 @@ class CompareConfig:
     """task=compare: runs side by side, with bootstrap intervals (odin/compare.py). Give one of runs, sweep and
     experiment."""
 
-    runs: List[str] = field(default_factory=list)  # run directories, e.g. [outputs/2026-11-25/10-00-00_pipeline, ...]
+    runs: List[str] = field(default_factory=list)  # run directories, e.g. [outputs/2026-11-25/10-00-00_pipeline_4121@gpu01]
     sweep: Optional[str] = None  # a multirun directory (multirun/<date>/<time>): every job under it
     # An MLflow experiment: its runs, read from the tracking store (tracking.uri, $MLFLOW_TRACKING_URI or
     # outputs/mlflow.db), optionally those matching an MLflow search filter, e.g. "tags.`odin.version` = 'v16'".

@@ -258,7 +258,10 @@ def composition_problems(err: BaseException, argv: list[str]) -> list[str]:
             return [(f"{origin.group(1)}.yaml: " if origin else "") + problem]
     from hydra._internal.utils import get_args_parser  # the parser @hydra.main reads the command line with
     from hydra.core.override_parser.overrides_parser import OverridesParser
-    from hydra.errors import ConfigCompositionException
+    from hydra.errors import ConfigCompositionException, MissingConfigException
+
+    if isinstance(err, MissingConfigException) and err.options is not None and err.missing_cfg_file:
+        return [missing_choice_message(str(err.missing_cfg_file), list(err.options))]
 
     # What composing raises (OmegaConf's update asserts when a setting's parent is null); anything else is not ours.
     if not isinstance(err, (ConfigCompositionException, OmegaConfBaseException, AssertionError)):
@@ -284,6 +287,20 @@ def composition_problems(err: BaseException, argv: list[str]) -> list[str]:
             jobs = f" (in the jobs with {' '.join(combination)})" if combination else ""
             return [problem + jobs for problem in problems]
     return []
+
+
+def missing_choice_message(missing: str, options: list[str]) -> str:
+    """`lora/r99` is not a config of its group: the closest one and the group's configs, without the schemas odin
+    stores in each group for its files to extend (`lora_schema`), which Hydra would list as choices too."""
+    group, _, name = missing.rpartition("/")
+    # In the order a person counts: r8 before r16, v2 before v10
+    options = sorted((o for o in options if not o.endswith("_schema")),
+                     key=lambda o: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", o)])
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    if not options:
+        return f"{group}={name}: the {group} group has no configs"
+    listed = f"did you mean {close[0]}? Its configs" if close else "its configs"
+    return f"{group}={name}: the {group} group has no config {name} (conf/{group}/); {listed}: {', '.join(options)}"
 
 
 def _is_group_choice(key: str) -> bool:

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from conftest import REPO, TINY_RUN, free_port
 
@@ -105,8 +106,14 @@ def extra_conf(tmp_path):
     (["+data.sources.ade.pth=x"], "data.sources.ade.pth is not a setting odin knows; did you mean "
                                   "data.sources.ade.path? (AdeSourceConfig in odin/data/sources/ade.py lists the "
                                   "valid ones)"),
+    # a config a group does not have: its real configs, not the schemas odin stores in the group
+    (["lora=r99"], "lora=r99: the lora group has no config r99 (conf/lora/); its configs: attention_only, none, r8, "
+                   "r16, r32, r64"),
+    (["-m", "model=tiny_random,smolm2"], "model=smolm2: the model group has no config smolm2 (conf/model/); did "
+                                         "you mean smollm2_135m? Its configs: gemma3_270m, llama31_8b_bnb4, "
+                                         "llama31_8b_random, llama32_1b_instruct, smollm2_135m, tiny_random"),
 ], ids=["no-plus", "plus", "plus-plus", "experiment-file", "saved-sweep", "saved-sweep-plus", "sweep", "sweep-plus",
-        "source-typo"])
+        "source-typo", "no-such-config", "no-such-config-swept"])
 def test_an_unknown_key_stops_before_any_work_naming_the_closest_one(tmp_path, extra_conf, args, message):
     work = tmp_path / "work"
     work.mkdir()
@@ -347,6 +354,7 @@ def test_the_results_say_what_produced_them(tiny_pipeline):
     assert prov == {
         "version": "vprov", "data": "synthetic", "data_sources": ["synthetic"], "data_dir": str(run / "data"),
         "split": "test", "examples_sha1": examples_sha1(results["examples"]), "seed": 7,
+        "generation": OmegaConf.to_container(OmegaConf.load(run / ".hydra" / "config.yaml").generation),
         "git_commit": head, "git_dirty": bool(status.strip()), "odin_version": odin.__version__,
     }
     assert re.fullmatch(r"[0-9a-f]{40}", prov["examples_sha1"]) and re.fullmatch(r"[0-9a-f]{40}", head)

@@ -63,7 +63,7 @@ def read_run(run_dir: Path, *, checkpoint: str | None = None, merged: bool = Fal
     run_dir = Path(run_dir).expanduser()
     if not run_dir.is_dir():
         raise OdinError(f"publish.run_dir={run_dir} is not a directory: point it at a training run, e.g. "
-                        "outputs/<date>/<time>_pipeline")
+                        "outputs/<date>/<time>_pipeline_<pid>@<host>")
     failure = run_dir / FAILURE_FILE
     if failure.is_file():
         raise OdinError(f"{failure} says this run failed ({_failure_summary(failure)}): it has no valid results to "

@@ -30,7 +30,7 @@ def model_kind(model_dir: Path) -> str:
     model_dir = Path(model_dir)
     if not model_dir.exists():
         raise OdinError(f"Model directory not found: {model_dir}. Point eval.model_dir / predict.model_dir at a "
-                        "trained model, e.g. outputs/<date>/<time>_pipeline/final_model")
+                        "trained model, e.g. outputs/<date>/<time>_pipeline_<pid>@<host>/final_model")
     if not model_dir.is_dir():
         raise OdinError(f"{model_dir} is a file, not a model directory; point it at the folder holding "
                         "adapter_config.json (or config.json for a merged model)")

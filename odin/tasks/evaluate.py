@@ -14,7 +14,7 @@ import logging
 import time
 from pathlib import Path
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from odin.errors import OdinError
 from odin.evaluation import RESULTS_FILE
@@ -80,8 +80,6 @@ def check_optimized_metric(cfg: DictConfig) -> None:
 
 def split_config(cfg: DictConfig, split: str) -> DictConfig:
     """`cfg` scoring another split (eval.split), for evaluating val beside test in one run."""
-    from omegaconf import OmegaConf
-
     return OmegaConf.merge(cfg, {"eval": {"split": split}})
 
 
@@ -189,6 +187,8 @@ def provenance(cfg: DictConfig, examples: list[dict], data_dir: Path) -> dict:
         "data_dir": str(data_dir.resolve()),
         "split": str(cfg.eval.split),
         "examples_sha1": examples_sha1(examples),
+        # Decoding moves the scores as much as training does (grounding, post-processing, the token budget)
+        "generation": OmegaConf.to_container(cfg.generation, resolve=True),
         "seed": int(cfg.seed),
         "git_commit": commit,
         "git_dirty": dirty,

@@ -118,7 +118,7 @@ def resolve_model_dir(predict_cfg) -> Path:
 
     if not predict_cfg.model_dir:
         raise OdinError("predict.model_dir is required: the trained model to run, e.g. "
-                        "predict.model_dir=outputs/<date>/<time>_pipeline/final_model")
+                        "predict.model_dir=outputs/<date>/<time>_pipeline_<pid>@<host>/final_model")
     path = Path(str(predict_cfg.model_dir)).expanduser()
     model_kind(path)  # fails with what is wrong about the directory
     return path

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 RESULT_FILE = "hub_commit.json"
 # The Hub's rule for a repo name, with the namespace required: publishing needs to know whose repo it is.
 REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}")
+_champions: dict[tuple[str, str, str], Path] = {}  # (tracking uri, registered model, alias) -> its run directory
 
 
 def resolve_run_dir(cfg: DictConfig) -> Path:
@@ -42,7 +43,11 @@ def resolve_run_dir(cfg: DictConfig) -> Path:
             raise OdinError("publish.from=champion and publish.run_dir are both set: drop one of them")
         from odin.tracking.registry import champion_run_dir
 
-        return champion_run_dir(cfg)
+        # Looked up once per process: the run the checks judged is the run published, even if the alias moves.
+        key = (str(cfg.tracking.uri), str(cfg.tracking.registered_model_name), str(cfg.register.alias))
+        if key not in _champions:
+            _champions[key] = champion_run_dir(cfg)
+        return _champions[key]
     if not publish_cfg.run_dir:
         raise OdinError("publish.what=model needs publish.run_dir=<a training run directory> "
                         "(or publish.from=champion)")
