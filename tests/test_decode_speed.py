@@ -23,7 +23,7 @@ def test_static_cache_gives_the_same_greedy_answers(tmp_path, monkeypatch, adapt
     from transformers import StaticCache
 
     from odin.modeling.adapter import load_for_inference
-    from odin.modeling.load import load_base_model
+    from odin.modeling.load import load_base_model, peft_quietly
 
     cfg = compose_cfg(["model=tiny_random", "generation.max_new_tokens=48", "generation.batch_size=3"],
                       output_dir=tmp_path / "run")
@@ -32,7 +32,8 @@ def test_static_cache_gives_the_same_greedy_answers(tmp_path, monkeypatch, adapt
         model, tokenizer = load_for_inference(cfg, adapter, device="cpu")
     else:  # as on 4-bit weights, where the adapter stays a PEFT wrapper
         _, tokenizer = load_for_inference(cfg, adapter, device="cpu")
-        model = PeftModel.from_pretrained(load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu"), adapter)
+        with peft_quietly():
+            model = PeftModel.from_pretrained(load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu"), adapter)
         model.eval()
     prompts = [build_prompt(t) for t in TEXTS]  # two batches of different widths
     growing = generate(model, tokenizer, prompts, cfg.generation, progress=False)

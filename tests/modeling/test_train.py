@@ -15,7 +15,7 @@ import torch
 from transformers import TrainerCallback
 
 from odin.errors import OdinError
-from odin.modeling.load import load_base_model, load_tokenizer
+from odin.modeling.load import load_base_model, load_tokenizer, peft_quietly
 from odin.tasks.train import train, training_metrics
 from training_notes import TINY, write_data
 
@@ -79,7 +79,9 @@ def test_training_lowers_the_loss_and_leaves_a_complete_run_dir(make_cfg, tmp_pa
     from peft import PeftModel
 
     tok = load_tokenizer(cfg.model, cfg.paths.cache_dir)
-    reloaded = PeftModel.from_pretrained(load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu"), final).eval()
+    with peft_quietly():
+        reloaded = PeftModel.from_pretrained(load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu"),
+                                             final).eval()
     batch = _batch(tok, ["Patient given enalapril; acute renal failure noted.", "lithium was started."])
     with torch.no_grad():
         expected = capture.model.cpu().eval()(**batch).logits
@@ -147,7 +149,9 @@ def test_merge_writes_a_standalone_model_with_the_adapters_logits(make_cfg, tmp_
     merged_dir = tmp_path / "run" / "merged_model"
     assert (merged_dir / "config.json").exists() and (merged_dir / "tokenizer.json").exists()
     merged = AutoModelForCausalLM.from_pretrained(merged_dir).eval()
-    adapted = PeftModel.from_pretrained(load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu"), final).eval()
+    with peft_quietly():
+        adapted = PeftModel.from_pretrained(load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu"),
+                                            final).eval()
     base = load_base_model(cfg.model, cfg.paths.cache_dir, device="cpu").eval()
     batch = _batch(load_tokenizer(cfg.model, cfg.paths.cache_dir), ["warfarin was started for atrial fibrillation."])
     with torch.no_grad():
