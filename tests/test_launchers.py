@@ -22,6 +22,7 @@ def job_dirs(sweep):
     return sorted(p.parent.parent for p in sweep.glob("*/.hydra/config.yaml"))
 
 
+@pytest.mark.slow  # real launcher: a process per job
 def test_two_jobs_complete_through_the_real_submitit_local_launcher(tmp_path):
     sweep = tmp_path / "sweep"
     res = odin_cli(*PREPARE, "data.sources.synthetic.num_examples=20,30", "hydra/launcher=submitit_local",
@@ -37,6 +38,7 @@ def test_two_jobs_complete_through_the_real_submitit_local_launcher(tmp_path):
     assert "All 2 jobs of" in res.stderr
 
 
+@pytest.mark.slow  # real launcher: two worker processes, four jobs
 def test_one_gpu_per_joblib_worker_a_failed_job_recorded_and_the_rest_run(tmp_path):
     """hydra/launcher=joblib_gpus on a machine showing two GPUs: two workers, each holding its own GPU for every job
     it runs (four jobs: each worker runs two); the jobs made to fail (data.split.train=-1 is refused) are recorded
