@@ -7,7 +7,6 @@ stores in the ConfigStore to type-check each group (they are not options a user 
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 WIDTH = 116
@@ -33,12 +32,14 @@ def groups() -> str:
     """Each config group (Hydra's own hydra/ groups aside) with its options, wrapped, `*_schema` entries left out."""
     from hydra.core.global_hydra import GlobalHydra
 
+    from odin.schema import group_options
+
     loader = GlobalHydra.instance().config_loader()
     lines = []
     names = _all_groups(loader, "")
     width = max(map(len, names)) + 1
     for group in names:
-        options = sorted((o for o in loader.get_group_options(group) if not o.endswith("_schema")), key=_natural)
+        options = group_options(loader.get_group_options(group))
         if options:
             lines.extend(textwrap.wrap(" ".join(options), WIDTH, initial_indent=f"  {group + ':':<{width}} ",
                                        subsequent_indent=" " * (width + 3)))
@@ -55,7 +56,3 @@ def _all_groups(loader, parent: str) -> list[str]:
         found.extend(_all_groups(loader, path))
     return found
 
-
-def _natural(name: str):
-    """v2 before v10."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]

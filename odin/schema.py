@@ -9,6 +9,7 @@ Code reads only keys declared here.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, make_dataclass
 from enum import Enum
 from pathlib import Path
@@ -257,7 +258,8 @@ class CompareConfig:
     """task=compare: runs side by side, with bootstrap intervals (odin/compare.py). Give one of runs, sweep and
     experiment."""
 
-    runs: List[str] = field(default_factory=list)  # run directories, e.g. [outputs/2026-11-25/10-00-00_pipeline_4121@gpu01]
+    # run directories, e.g. [outputs/2026-11-25/10-00-00_pipeline_4121@gpu01]
+    runs: List[str] = field(default_factory=list)
     sweep: Optional[str] = None  # a multirun directory (multirun/<date>/<time>): every job under it
     # An MLflow experiment: its runs, read from the tracking store (tracking.uri, $MLFLOW_TRACKING_URI or
     # outputs/mlflow.db), optionally those matching an MLflow search filter, e.g. "tags.`odin.version` = 'v16'".
@@ -399,6 +401,16 @@ def _gpu_count() -> int:
     return gpu_count()
 
 
+SCHEMA_SUFFIX = "_schema"  # each group's schema in the ConfigStore: `lora_schema`, which the group's files extend
+
+
+def group_options(options) -> list[str]:
+    """A config group's options as a user picks them: without the `<group>_schema` entry that register_configs
+    stores in each group for its files to extend, in the order a person counts (r8 before r16, v2 before v10)."""
+    return sorted((o for o in options if not o.endswith(SCHEMA_SUFFIX)),
+                  key=lambda o: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", o)])
+
+
 def help_section(name: str) -> str:
     """`${odin_help:tasks}`, `${odin_help:groups}` in conf/hydra/help/odin.yaml (odin/help.py)."""
     from odin.help import section
@@ -420,7 +432,7 @@ def register_configs() -> None:
     cs = ConfigStore.instance()
     cs.store(name="odin_schema", node=OdinConfig)
     for group, schema in GROUP_SCHEMAS.items():
-        cs.store(group=group, name=f"{group}_schema", node=schema)
+        cs.store(group=group, name=f"{group}{SCHEMA_SUFFIX}", node=schema)
 
 
 CONF_DIR = Path(__file__).resolve().parents[1] / "conf"

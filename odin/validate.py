@@ -290,15 +290,15 @@ def composition_problems(err: BaseException, argv: list[str]) -> list[str]:
 
 
 def missing_choice_message(missing: str, options: list[str]) -> str:
-    """`lora/r99` is not a config of its group: the closest one and the group's configs, without the schemas odin
-    stores in each group for its files to extend (`lora_schema`), which Hydra would list as choices too."""
+    """`lora/r99` is not a config of its group: the closest one and the group's configs as a user picks them (not
+    the schema odin stores in each group, which Hydra would list as a choice too)."""
+    from odin.schema import group_options
+
     group, _, name = missing.rpartition("/")
-    # In the order a person counts: r8 before r16, v2 before v10
-    options = sorted((o for o in options if not o.endswith("_schema")),
-                     key=lambda o: [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", o)])
-    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    options = group_options(options)
     if not options:
         return f"{group}={name}: the {group} group has no configs"
+    close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
     listed = f"did you mean {close[0]}? Its configs" if close else "its configs"
     return f"{group}={name}: the {group} group has no config {name} (conf/{group}/); {listed}: {', '.join(options)}"
 
