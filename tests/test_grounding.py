@@ -71,6 +71,19 @@ def test_relation_ends_can_only_name_listed_entities():
     assert state.may_end()
 
 
+def test_a_relation_line_closes_only_once_it_joins_listed_entities():
+    # The GPU run's failure: the model listed the effects but not the drug, then could not write the drug as a head;
+    # a newline after "1. " was allowed as an unreadable line, and it looped "1. \n2. \n..." to max_new_tokens.
+    state = answer_after("### Entities:\n1. [Symptom] acute renal failure\n\n### Relations:\n")
+    for bad in ("1. \n", "1.\n", "1. acute renal failure --[causes]-->\n", "1. acute renal failure --[foo]--> acute "
+                "renal failure\n"):
+        assert not state.accepts(bad), bad
+    assert state.accepts("1. acute renal failure --[causes]--> acute renal failure\n") and state.accepts("\n")
+    state.advance("1. ")
+    assert not state.may_end()  # nor may the answer end on it
+    assert drop_open_line(LISTED + "1. ", SOURCE) == LISTED.rstrip()
+
+
 def test_relations_section_without_entities_allows_only_none_found_or_a_header():
     state = answer_after("### Entities:\nNone found.\n\n### Relations:\n")
     assert state.accepts("None found.") and state.accepts("### Input:") and state.accepts("")
