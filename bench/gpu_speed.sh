@@ -100,11 +100,18 @@ section_smollm2() {
 }
 
 # keep_results SECTION RUN: the run's results, per-example records included (task=compare's paired bootstrap needs
-# them), and its trainer state into $OUT.
+# them), its trainer state, logs and composed config (.hydra: task=compare reads a run dir) into $OUT/SECTION.RUN/.
 keep_results() {
+  local dst=$out/$1.$2
+  mkdir -p "$dst/.hydra"
   for f in $runs/$2/evaluation_results.json $runs/$2/trainer_state.json $runs/$2/*.log; do
-    [ -f "$f" ] && cp "$f" "$out/$1.$2.$(basename "$f")"
+    [ -f "$f" ] && cp "$f" "$dst/"
   done
+  cp $runs/$2/.hydra/*.yaml "$dst/.hydra/" 2>/dev/null
+  # trainer_state.json lies in the last checkpoint when the run kept no copy of its own
+  [ -f "$dst/trainer_state.json" ] || { local last; last=$(ls -d $runs/$2/checkpoints/checkpoint-* 2>/dev/null | sort -t- -k2 -n | tail -1)
+    [ -n "$last" ] && cp "$last/trainer_state.json" "$dst/" 2>/dev/null; }
+  return 0
 }
 
 # eval_as LABEL RUN OVERRIDES...: evaluate RUN's adapter again with other generation settings; one JSON line with
@@ -217,11 +224,14 @@ whole() {
     hydra.run.dir=$runs/$name "$@"
   keep_results s3 "$name"
 }
-# eval_split NAME SPLIT FROM OVERRIDES...: FROM's final model evaluated on SPLIT (val: the choice between recipes).
+# eval_split NAME SPLIT FROM OVERRIDES...: FROM's final model evaluated on SPLIT (val: the choice between recipes;
+# an eval of val must say it optimizes a val metric, or odin refuses to score a split other than test).
 eval_split() {
   local name=$1 split=$2 src=$3; shift 3
+  local metric=(); [ "$split" = val ] && metric=(optimized_metric=val_relation_f1)
   run s3_smol python -m odin +experiment=v16_smollm2_ade tracking=none task=eval model.backend=hf \
-    data.prepared_dir=$sdata eval.split=$split eval.model_dir=$runs/$src/final_model hydra.run.dir=$runs/$name "$@"
+    data.prepared_dir=$sdata eval.split=$split eval.model_dir=$runs/$src/final_model hydra.run.dir=$runs/$name \
+    "${metric[@]}" "$@"
   keep_results s3 "$name"
 }
 
@@ -256,9 +266,49 @@ section_s3_compile() {
     "full_b128_liger_compile:$SMOL,lora=none,model.backend=hf,training.use_liger_kernel=true,training.per_device_batch_size=128,training.compile=true"
 }
 
-sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile"
+# The third session (issue 12's levers, issue 14's 30 s recipe). s4_fast runs alone (its times are the measurement);
+# s4_levers then runs its chains side by side on the one GPU (quality only: their times are not measurements).
+fast=(lora=none training.per_device_batch_size=128 training.warmup_steps=8 training.load_best_model=false)
+section_s4_fast() {
+  wait_for $smol_gguf 600 || return
+  whole f128e4 "${fast[@]}" training.learning_rate=2e-4 training.epochs=4 training.eval_every=4.0
+  whole f128lr3 "${fast[@]}" training.learning_rate=3e-4 training.epochs=3 training.eval_every=3.0
+}
+
+# gemma NAME OVERRIDES...: one `python -m odin +experiment=v17` run, results kept.
+gemma() {
+  local name=$1; shift
+  run s4_gemma python -m odin +experiment=v17 tracking=none hydra.run.dir=$runs/$name "$@"
+  keep_results s4 "$name"
+}
+
+section_s4_levers() {
+  export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+  # SmolLM2: the baseline (LoRA r32) and the fast recipes on val; grounded decoding on the baseline, val and test.
+  ( whole base; eval_split base_val val base; eval_split base_grounded test base generation.grounded=true
+    eval_split base_val_grounded val base generation.grounded=true ) &
+  ( eval_split f128e4_val val f128e4; eval_split f128lr3_val val f128lr3
+    # v17's recipe (full fine-tuning, more epochs, checkpoint by val relation F1) on SmolLM2
+    whole smol_long lora=none training.epochs=10 training.learning_rate=1e-4 training.eval_every=2.0 \
+      training.best_model_metric=eval_relation_f1 training.early_stopping_patience=2 ) &
+  # Gemma 3 270M, full fine-tuning: more epochs, a higher learning rate, ADE-NEG negatives, a second seed.
+  if wait_for $gemma_gguf 900; then
+    # Gemma's data prepared once (the first use also converts its GGUF, which four runs at once would each redo)
+    run s4_gemma python -m odin +experiment=v17 tracking=none task=prepare hydra.run.dir=$runs/gprep
+    local long=(training.epochs=10 training.eval_every=2.0) gdata=data.prepared_dir=$runs/gprep/data
+    gemma g10 "${long[@]}" $gdata &
+    gemma g10_lr2 "${long[@]}" $gdata training.learning_rate=2e-4 &
+    gemma g10_neg "${long[@]}" data.sources.ade.negatives=train data.sources.ade.negative_ratio=0.5 &
+    gemma g10_s1 "${long[@]}" $gdata seed=1 &
+  fi
+  wait
+  nvidia-smi --query-gpu=memory.used --format=csv | tee -a "$out/s4_gemma.log"
+}
+
+sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile
+s4_fast s4_levers"
 for section in "$@"; do
-  case " $sections " in
+  case " $(echo $sections) " in
     *" $section "*) "section_$section" ;;
     *) echo "unknown section $section ($sections)" >&2; exit 2 ;;
   esac
