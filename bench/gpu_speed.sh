@@ -13,6 +13,10 @@
 #     mem8b    peak memory of the 8B shape at batches 1, 4 and 8 (the 24 GB question)
 #     ddp      (2 GPUs) the 8B and SmolLM2 shapes on 1 GPU and under torchrun on 2; one `torchrun -m odin` and one
 #              `accelerate launch -m odin` run end to end
+#     setup_smol, s3_*  the second session (2026-12-02): SmolLM2 data, step profiles at batches of 32-128, whole
+#              runs of the fast recipes and v16_smollm2_ade, Gemma, the generation profile
+#     s4_fast, s4_levers, s4_more, s4_seeds  the third session: the 30 s recipe alone, then issue 12's levers side by
+#              side (v17 on SmolLM2 and Gemma, lr, ADE-NEG, grounded decoding), more seeds
 # Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
 # .jsonl is a bench script's own output (bench/plain_common.py and bench/train_step_profile.py say what is measured).
 set -uo pipefail
@@ -251,7 +255,7 @@ section_s3_smol() {
 
 section_s3_gemma() {
   wait_for $gemma_gguf 900 || return
-  run s3_gemma python -m odin +experiment=v17 tracking=none hydra.run.dir=$runs/v17
+  run s3_gemma python -m odin +experiment=v17 model=gemma3_270m tracking=none hydra.run.dir=$runs/v17
   keep_results s3 v17
 }
 
@@ -275,10 +279,10 @@ section_s4_fast() {
   whole f128lr3 "${fast[@]}" training.learning_rate=3e-4 training.epochs=3 training.eval_every=3.0
 }
 
-# gemma NAME OVERRIDES...: one `python -m odin +experiment=v17` run, results kept.
+# gemma NAME OVERRIDES...: one `python -m odin +experiment=v17 model=gemma3_270m` run (v17 was Gemma when these ran), results kept.
 gemma() {
   local name=$1; shift
-  run s4_gemma python -m odin +experiment=v17 tracking=none hydra.run.dir=$runs/$name "$@"
+  run s4_gemma python -m odin +experiment=v17 model=gemma3_270m tracking=none hydra.run.dir=$runs/$name "$@"
   keep_results s4 "$name"
 }
 
@@ -294,7 +298,7 @@ section_s4_levers() {
   # Gemma 3 270M, full fine-tuning: more epochs, a higher learning rate, ADE-NEG negatives, a second seed.
   if wait_for $gemma_gguf 900; then
     # Gemma's data prepared once (the first use also converts its GGUF, which four runs at once would each redo)
-    run s4_gemma python -m odin +experiment=v17 tracking=none task=prepare hydra.run.dir=$runs/gprep
+    run s4_gemma python -m odin +experiment=v17 model=gemma3_270m tracking=none task=prepare hydra.run.dir=$runs/gprep
     local long=(training.epochs=10 training.eval_every=2.0) gdata=data.prepared_dir=$runs/gprep/data
     gemma g10 "${long[@]}" $gdata &
     gemma g10_lr2 "${long[@]}" $gdata training.learning_rate=2e-4 &
@@ -305,8 +309,33 @@ section_s4_levers() {
   nvidia-smi --query-gpu=memory.used --format=csv | tee -a "$out/s4_gemma.log"
 }
 
+# After s4_levers: v17's recipe on SmolLM2 (smol_long, the best of s4_levers on val) at two more seeds, with labels
+# as annotated, and at a higher learning rate; the 30 s recipe (f128lr3) at two more seeds. Side by side.
+section_s4_more() {
+  local long=(lora=none training.epochs=10 training.learning_rate=1e-4 training.eval_every=2.0
+              training.best_model_metric=eval_relation_f1 training.early_stopping_patience=2)
+  whole smol_long_s1 "${long[@]}" seed=1 &
+  whole smol_long_s2 "${long[@]}" seed=2 &
+  whole smol_long_lr2 "${long[@]}" training.learning_rate=2e-4 &
+  # labels in the corpus's order: prepared again (the real SmolLM2's tokenizer is the random shape's)
+  ( run s3_smol python -m odin +experiment=v16_smollm2_ade tracking=none model.backend=hf hydra.run.dir=$runs/smol_long_ann \
+      data.label_order=annotated "${long[@]}"; keep_results s3 smol_long_ann ) &
+  ( whole f128lr3_s1 "${fast[@]}" training.learning_rate=3e-4 training.epochs=3 training.eval_every=3.0 seed=1
+    whole f128lr3_s2 "${fast[@]}" training.learning_rate=3e-4 training.epochs=3 training.eval_every=3.0 seed=2 ) &
+  wait
+}
+
+# The 30 s recipe at two more seeds, alone (their times are measurements): what s4_more would have given, had the
+# machine not stopped answering during it (six runs side by side; none of its results came back).
+section_s4_seeds() {
+  wait_for $smol_gguf 600 || return
+  for seed in 1 2; do
+    whole f128lr3_s$seed "${fast[@]}" training.learning_rate=3e-4 training.epochs=3 training.eval_every=3.0 seed=$seed
+  done
+}
+
 sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile
-s4_fast s4_levers"
+s4_fast s4_levers s4_more s4_seeds"
 for section in "$@"; do
   case " $(echo $sections) " in
     *" $section "*) "section_$section" ;;

@@ -120,6 +120,12 @@ def plot_axes(c: Comparison) -> dict[str, list[str]]:
     return {key: [v.get(key, "(default)") for v in values] for key in c.swept}
 
 
+def _short(text: str, width: int) -> str:
+    """`text` cut to `width` characters, keeping its end (a path's end tells runs apart): whole paths and long
+    settings in ticks and legends leave the axes no room at all."""
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
 def axis(values: Sequence[str]) -> tuple[list[float], list[float], list[str]]:
     """x positions of `values` and the ticks to label: the numbers themselves when every value is one (ranks, epochs,
     mix weights), else one slot per distinct value in order of first appearance (lora presets, data mixes)."""
@@ -127,7 +133,8 @@ def axis(values: Sequence[str]) -> tuple[list[float], list[float], list[str]]:
         numbers = [float(v) for v in values]
     except ValueError:
         distinct = list(dict.fromkeys(values))
-        return [float(distinct.index(v)) for v in values], [float(i) for i in range(len(distinct))], distinct
+        return [float(distinct.index(v)) for v in values], [float(i) for i in range(len(distinct))], \
+            [_short(v, 28) for v in distinct]
     ticks = sorted(set(numbers))
     return numbers, ticks, [format(t, "g") for t in ticks]
 
@@ -151,7 +158,7 @@ def plot(c: Comparison, out_dir: Path, metrics: Sequence[str] = PLOT_METRICS) ->
             series.setdefault(" ".join(f"{k}={v[i]}" for k, v in axes_values.items() if k != param), []).append(i)
         cols = 2 if len(metrics) > 1 else 1
         fig, grid = plt.subplots(math.ceil(len(metrics) / cols), cols, figsize=(5.5 * cols, 3.2 * math.ceil(
-            len(metrics) / cols)), squeeze=False)
+            len(metrics) / cols)), squeeze=False, layout="constrained")  # tight_layout warns on long tick labels
         for ax, metric in zip(grid.flat, metrics):
             for name, members in series.items():
                 members = sorted(members, key=x.get)
@@ -160,7 +167,8 @@ def plot(c: Comparison, out_dir: Path, metrics: Sequence[str] = PLOT_METRICS) ->
                 cis = [c.intervals[i].get(metric) for i in members]
                 err = np.array([[y - ci.low for y, ci in zip(ys, cis)], [ci.high - y for y, ci in zip(ys, cis)]]) \
                     if all(cis) else None
-                ax.errorbar([x[i] for i in members], ys, yerr=err, marker="o", capsize=3, label=name or None)
+                ax.errorbar([x[i] for i in members], ys, yerr=err, marker="o", capsize=3,
+                            label=_short(name, 48) or None)
             ax.set(title=metric, xlabel=param)
             if len(ticks) <= 12:  # a few settings (ranks, epochs, presets): tick exactly those
                 ax.set_xticks(ticks, tick_labels, rotation=30 if len(ticks) > 4 else 0)
@@ -171,7 +179,6 @@ def plot(c: Comparison, out_dir: Path, metrics: Sequence[str] = PLOT_METRICS) ->
             ax.set_visible(False)
         fig.suptitle(f"against {param}" + (f" (no results, not shown: {', '.join(failed)})" if failed else ""),
                      fontsize="medium")
-        fig.tight_layout()
         path = out_dir / f"compare_{re.sub(r'[^A-Za-z0-9_.-]+', '_', param)}.png"
         fig.savefig(path, dpi=100)
         plt.close(fig)

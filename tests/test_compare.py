@@ -256,6 +256,11 @@ def test_plot_axes_are_numeric_for_numbers_and_categorical_otherwise():
     assert axis(["16", "64", "32", "16"]) == ([16.0, 64.0, 32.0, 16.0], [16.0, 32.0, 64.0], ["16", "32", "64"])
     assert axis(["0.5", "1"])[2] == ["0.5", "1"]
     assert axis(["ade", "mix", "ade"]) == ([0.0, 1.0, 0.0], [0.0, 1.0], ["ade", "mix"])
+    # A swept path is labelled by its end (what tells two runs apart), short enough to leave the plot room.
+    paths = ["/tmp/runs/f128lr3/final_model", "/tmp/runs/base/final_model"]
+    labels = axis(paths)[2]
+    assert labels[1] == "/tmp/runs/base/final_model" and labels[0] == "…mp/runs/f128lr3/final_model"
+    assert all(len(label) <= 28 for label in labels)
 
 
 def sweep_2x2(root):
