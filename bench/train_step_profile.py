@@ -42,7 +42,7 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, steps: int, pr
     tmp = tempfile.mkdtemp(prefix="odin-step-profile-")
     cfg = variants.compose([*overrides, f"training.max_steps={warmup + steps}", "training.eval_every=1.0",
                    "training.load_best_model=false"], Path(tmp))
-    backend = resolve_backend(cfg.model)
+    backend = resolve_backend(cfg.model, not cfg.lora.enabled)
     if loss != "default":
         sft.fused_loss_available = lambda cuda: loss == "trl" and cuda
     tokenizer = load_tokenizer(cfg.model, cfg.paths.cache_dir, padding_side="right")

@@ -130,7 +130,7 @@ def run(cfg: DictConfig) -> float | None:
             from odin.modeling.backends import resolve_backend
 
             # Before anything imports transformers: Unsloth patches it when imported.
-            backend = resolve_backend(cfg.model)
+            backend = resolve_backend(cfg.model, not cfg.lora.enabled)
             check_libraries = getattr(importlib.import_module(spec.module), "check_libraries", None)
             if check_libraries is not None:  # settings only transformers can judge (optimizer names ...)
                 check_libraries(cfg)

@@ -111,7 +111,7 @@ def load_for_inference(cfg, model_dir: Path | None, device: str | None = None, *
                         "on (model=... or model.name=...) unless they are the same weights.", model_dir, recorded,
                         cfg.model.name, base_path)
     tokenizer = _load_tokenizer(cfg, model_dir)
-    backend = backend or resolve_backend(cfg.model)
+    backend = backend or resolve_backend(cfg.model, not cfg.lora.enabled)
     if backend == "unsloth":
         model = _load_unsloth(cfg, model_dir, kind, base_path)
     else:

@@ -61,7 +61,7 @@ def check_libraries(cfg: DictConfig) -> None:
         from odin.modeling.load import default_device
         from odin.modeling.speed import check_compile, check_liger
 
-        backend = resolve_backend(cfg.model)
+        backend = resolve_backend(cfg.model, not cfg.lora.enabled)
         if t.use_liger_kernel:
             check_liger(default_device().startswith("cuda"), backend)
         if t.compile:
@@ -91,7 +91,7 @@ def train(cfg: DictConfig, data_dir: Path, run_dir: Path, *, backend: str | None
     from odin.tracking import Tracker
 
     tracker = tracker or Tracker()
-    backend = backend or resolve_backend(cfg.model)
+    backend = backend or resolve_backend(cfg.model, not cfg.lora.enabled)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     train_records = read_split(data_dir, "train")

@@ -46,7 +46,7 @@ def test_the_unsloth_backend_is_refused_before_any_work(monkeypatch):
 
     cfg = compose_cfg(["model=tiny_random", "training=smoke", "training.compile=true"])
     check_libraries(cfg)  # the hf backend: fine
-    monkeypatch.setattr(backends, "resolve_backend", lambda model_cfg: "unsloth")
+    monkeypatch.setattr(backends, "resolve_backend", lambda model_cfg, full_finetuning=False: "unsloth")
     with pytest.raises(OdinError, match="Unsloth compiles its own"):
         check_libraries(cfg)
 

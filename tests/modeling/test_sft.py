@@ -282,6 +282,32 @@ def test_backend_auto_on_a_gpu_without_unsloth_says_so_once(make_cfg, monkeypatc
     assert caplog.text.count("Unsloth is not installed") == 1
 
 
+def test_backend_auto_trains_a_full_fine_tune_through_transformers_even_with_unsloth_there(make_cfg, monkeypatch,
+                                                                                              caplog):
+    from odin.modeling import backends
+
+    # A GPU machine with Unsloth installed: auto takes Unsloth for LoRA, and must not for full fine-tuning (Unsloth
+    # recompiled a fully fine-tuned step at every step), nor even import it.
+    monkeypatch.setattr(backends, "_cuda", lambda: True)
+    real_find_spec = backends.importlib.util.find_spec
+    monkeypatch.setattr(backends.importlib.util, "find_spec",
+                        lambda name, *a: object() if name == "unsloth" else real_find_spec(name, *a))
+    imported = []
+    monkeypatch.setattr(backends, "_import_unsloth", lambda: imported.append("unsloth"))
+    backends._resolve.cache_clear()
+    try:
+        full = make_cfg([*TINY, "model.backend=auto", "lora=none"])
+        with caplog.at_level(logging.INFO, logger="odin"):
+            assert resolve_backend(full.model, not full.lora.enabled) == "hf"
+        assert imported == [] and "full fine-tuning (lora.enabled=false) trains through transformers" in caplog.text
+        lora = make_cfg([*TINY, "model.backend=auto"])
+        assert resolve_backend(lora.model, not lora.lora.enabled) == "unsloth" and imported == ["unsloth"]
+        # Asked for by name, Unsloth still trains a full fine-tune.
+        assert resolve_backend(make_cfg([*TINY, "model.backend=unsloth", "lora=none"]).model, True) == "unsloth"
+    finally:
+        backends._resolve.cache_clear()  # later tests see the real machine again
+
+
 # Unsloth 2026.10.9's own requirement lines (its METADATA), markers and exclusions included.
 UNSLOTH_REQUIRES = [
     "torch>=2.4.0",

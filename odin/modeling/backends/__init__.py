@@ -58,17 +58,19 @@ def _check_unsloth_transformers() -> None:
                     "'transformers%s') or use model.backend=hf", unsloth_version, wanted, installed, wanted)
 
 
-def resolve_backend(model_cfg) -> str:
+def resolve_backend(model_cfg, full_finetuning: bool = False) -> str:
     """'hf' or 'unsloth' for `model.backend`; importing Unsloth here, as early as possible, when it is chosen.
+    `full_finetuning` (`lora.enabled=false`): auto trains through transformers, as Unsloth recompiled a fully
+    fine-tuned model's step at every step (Gemma 3 270M on an H200: ~64 s a step against under 0.5 s; BENCHMARKS.md).
 
     Resolved once per process (the run context does it first, before anything imports transformers); later calls
     return the same answer without importing or logging again.
     """
-    return _resolve(str(model_cfg.backend))
+    return _resolve(str(model_cfg.backend), bool(full_finetuning))
 
 
 @functools.cache
-def _resolve(wanted: str) -> str:
+def _resolve(wanted: str, full_finetuning: bool = False) -> str:
     if wanted == "hf":
         return "hf"
     if wanted == "unsloth":
@@ -84,6 +86,10 @@ def _resolve(wanted: str) -> str:
     if wanted != "auto":
         raise OdinError(f"model.backend={wanted!r} is not one of auto, hf, unsloth")
     if not _cuda():
+        return "hf"
+    if full_finetuning:
+        log.info("model.backend=auto: full fine-tuning (lora.enabled=false) trains through transformers (hf); "
+                 "model.backend=unsloth forces Unsloth")
         return "hf"
     if importlib.util.find_spec("unsloth") is None:
         log.info("model.backend=auto: Unsloth is not installed, training with transformers + PEFT (hf)")
