@@ -1,21 +1,26 @@
 """Grounded decoding: a logits processor that keeps an answer grounded in its input while it is generated.
 
 Entity text may only be a span of the input, folded as the metric folds (`odin.format.fold_text`: case and
-whitespace), and a relation's head and tail may only name entities already listed in the answer. Lines are read with
-`odin.format.read_line`, the parser's own line reader, so what is allowed is what `parse` and the metric read.
+whitespace). Where a relation's head and tail may come from is the `relations` mode (generation.grounded_relations):
+- "listed": only entities already listed in the answer's Entities section; the model is steered to a listed name;
+- "input": any span of the input, folded the same way, listed or not: the metric scores a relation by its ends' text,
+  so a drug the model forgot to list is still a right head.
+Lines are read with `odin.format.read_line`, the parser's own line reader, so what is allowed is what `parse` and the
+metric read.
 
 Greedy output is unchanged wherever it already complies: the model's own choice is checked first and kept when it
 is allowed; otherwise the next candidates are checked, best first, and the first allowed one is taken. Sampling
 draws from the allowed tokens among its `top_k` candidates (the best allowed token when none of them is).
 
 An answer is followed line by line. A closed line (one a newline ended) must read, as `parse` reads it, as a
-grounded entity, a relation between listed entities, or anything else `parse` does not score (a header, "None
-found.", a line it reports as unreadable). The open line must be able to become such a line:
+grounded entity, a relation the mode allows, or anything else `parse` does not score (a header, "None found.", a line
+it reports as unreadable). The open line must be able to become such a line:
 - in the Entities section, and before any header, the entity text so far is in the input: the fold of a prefix is a
   prefix of the fold, so each step keeps it a span;
 - in the Relations section it is a header, "None found.", or a relation line whose head and tail are, so far,
-  prefixes of listed entities: the model is steered to a listed entity's text rather than left to write an
-  unlisted one; and there a line closes (or the answer ends) only once it is such a line, not half written.
+  prefixes of listed entities ("listed": the model is steered to a listed entity's text rather than left to write
+  an unlisted one) or spans of the input ("input"); and there a line closes (or the answer ends) only once it is
+  such a line, not half written. Before any header, where `parse` reads relation lines too, the same holds.
 End of sequence is allowed only where the open line may close. After a header `parse` does not know it reads
 nothing more, so nothing is constrained.
 """
@@ -31,24 +36,39 @@ from odin.format import NUMBER, SECTIONS, FoldedText, fold_text, read_line
 # What a decode shows for the bytes of a character whose remaining bytes are still to come.
 _PENDING = "\ufffd"
 
+# Where a relation's head and tail may come from (generation.grounded_relations): see the module docstring.
+RELATION_ENDS = ("listed", "input")
+
+# The other lines a Relations section may hold: a header, "None found.".
+_OTHER_LINE = r"\#.*|none\ found\.*"
+_OTHER = regex.compile(rf"\s*(?:{_OTHER_LINE})?\s*", regex.IGNORECASE)
+# A relation line with any head and tail ("input" mode checks them against the input). The head is the shortest
+# text before an arrow, as `read_line` reads it: "IFN-beta" holds a '-' but no "--[", so it stays whole, and a head
+# cut at a partly written arrow ("IFN-") is a prefix of any longer reading, so the check on it is never stricter.
+_ANY_RELATION = regex.compile(rf"\s*{NUMBER}(?P<head>.*?)\s*--\s*\[[^\]]+\]\s*-+>\s*(?P<tail>.*?)\s*",
+                              regex.IGNORECASE)
+
 
 @functools.lru_cache(maxsize=4096)
 def _relation_patterns(entities: frozenset[str]):
     """(a relation line between listed entities, any line the Relations section may hold), matched partially."""
     if not entities:
-        return None, regex.compile(r"\s*(?:\#.*|none\ found\.*)?\s*", regex.IGNORECASE)
+        return None, _OTHER
     # Longest first, so that a name is not cut short by another that is its prefix.
     names = "|".join(r"\s+".join(regex.escape(word) for word in name.split(" "))
                      for name in sorted(entities, key=lambda n: (-len(n), n)))
     relation = rf"{NUMBER}(?:{names})\s*--\s*\[[^\]]+\]\s*-+>\s*(?:{names})"
     return (regex.compile(rf"\s*{relation}\s*", regex.IGNORECASE),
-            regex.compile(rf"\s*(?:{relation}|\#.*|none\ found\.*)?\s*", regex.IGNORECASE))
+            regex.compile(rf"\s*(?:{relation}|{_OTHER_LINE})?\s*", regex.IGNORECASE))
 
 
 class GroundedAnswer:
     """The grounding constraint for one answer, on text: which continuations it allows, and whether it may end."""
 
-    def __init__(self, source_text: str):
+    def __init__(self, source_text: str, relations: str = "listed"):
+        if relations not in RELATION_ENDS:
+            raise ValueError(f"grounded relations {relations!r}: expected one of {', '.join(RELATION_ENDS)}")
+        self.relations = relations  # where a relation's head and tail may come from (RELATION_ENDS)
         self.source = FoldedText(source_text)
         self.section: str | None = None
         self.entities: frozenset[str] = frozenset()  # folded texts of the entities listed so far
@@ -100,29 +120,45 @@ class GroundedAnswer:
             name = fold_text(value.text)
             return name in self.source.folded, section, entities | {name}, False
         if kind == "relation":
-            return fold_text(value.head) in entities and fold_text(value.tail) in entities, section, entities, False
+            head, tail = fold_text(value.head), fold_text(value.tail)
+            if self.relations == "input":
+                ok = bool(head and tail) and head in self.source.folded and tail in self.source.folded
+            else:
+                ok = head in entities and tail in entities
+            return ok, section, entities, False
         if section == "relations" and kind == "error":
             # Closed there, a line the open-line rule let grow ("1. " before a head the model could not write
             # grounded) is no relation: a model held back from an unlisted head otherwise wrote "1. \n2. \n..." up
-            # to max_new_tokens (seen on the GPU: 5 of 421 ADE answers). It must go on to a listed entity instead.
+            # to max_new_tokens (seen on the GPU: 5 of 421 ADE answers). It must go on to an end the mode allows.
             return False, section, entities, False
         return True, section, entities, False
 
     def _open_ok(self, line: str, section, entities) -> bool:
         if section == "relations":
+            if self.relations == "input":
+                return _OTHER.fullmatch(line, partial=True) is not None or self._input_relation_ok(line)
             return _relation_patterns(entities)[1].fullmatch(line, partial=True) is not None
         if self._close(line, section, entities)[0]:
             return True
-        if section is not None or not entities:
+        # In input mode a relation that can still grow grounded already closes grounded (the fold of a prefix of a
+        # span is a span), and an unreadable line may close before any header.
+        if section is not None or self.relations == "input" or not entities:
             return False
         # Before any header parse reads relation lines too: one may grow towards listed entities there as well.
         return _relation_patterns(entities)[0].fullmatch(line, partial=True) is not None
 
+    def _input_relation_ok(self, line: str) -> bool:
+        """Whether `line` can still become a relation between spans of the input: its head and tail so far are spans
+        (the fold of a prefix of a span is a span)."""
+        m = _ANY_RELATION.fullmatch(line, partial=True)
+        return m is not None and all(fold_text(m[end] or "") in self.source.folded for end in ("head", "tail"))
 
-def drop_open_line(answer: str, source_text: str) -> str:
+
+def drop_open_line(answer: str, source_text: str, relations: str = "listed") -> str:
     """`answer` without its last line if that line could not end there: a generation cut by max_new_tokens in the
-    middle of a relation whose tail is only the start of an entity's name would otherwise be read as it stands."""
-    state = GroundedAnswer(source_text)
+    middle of a relation whose tail is only the start of an entity's name would otherwise be read as it stands.
+    `relations`: the mode the answer was generated in (RELATION_ENDS)."""
+    state = GroundedAnswer(source_text, relations)
     state.advance(answer)
     if state.may_end():
         return answer
@@ -168,8 +204,8 @@ def token_text(tokenizer) -> TokenText:
 class GroundedRow:
     """One sequence of a batch: its constraint, and the text its open line would have after a candidate token."""
 
-    def __init__(self, source_text: str, texts: TokenText, ends: frozenset[int]):
-        self.answer = GroundedAnswer(source_text)
+    def __init__(self, source_text: str, texts: TokenText, ends: frozenset[int], relations: str = "listed"):
+        self.answer = GroundedAnswer(source_text, relations)
         self.texts = texts
         self.ends = ends  # tokens that end the sequence (EOS)
         self.ids: list[int] = []  # tokens of the open line; the first may also hold the end of the line before
@@ -213,12 +249,13 @@ class GroundedRow:
 
 
 def grounded_processor(tokenizer, sources: list[str], end_token_ids, *, top_k: int | None = None,
-                       finished: list[bool] | None = None):
+                       finished: list[bool] | None = None, relations: str = "listed"):
     """A transformers LogitsProcessor grounding each row of a batch in its source text (`sources`, in batch order).
 
     `end_token_ids`: the EOS tokens. `top_k`: None for greedy decoding (only the model's choice, or the first
     allowed token after it, is left); with sampling, the allowed tokens among the top_k candidates are left.
     `finished`: a live per-row flag (the stopping criteria's) for rows that have ended and are only padded now.
+    `relations`: where a relation's head and tail may come from, "listed" or "input" (the module docstring).
     """
     import torch
     from transformers import LogitsProcessor
@@ -228,7 +265,7 @@ def grounded_processor(tokenizer, sources: list[str], end_token_ids, *, top_k: i
 
     class GroundedDecoding(LogitsProcessor):
         def __init__(self):
-            self.rows = [GroundedRow(s, texts, ends) for s in sources]
+            self.rows = [GroundedRow(s, texts, ends, relations) for s in sources]
             self.length: int | None = None
 
         def __call__(self, input_ids, scores):

@@ -101,11 +101,12 @@ def _left_pad(batch_ids: list[list[int]], pad_id: int, device):
 
 
 def generate_batch(model, tokenizer, batch_ids: list[list[int]], config, *, sources: list[str] | None = None,
-                   on_done=None):
+                   on_done=None, grounded_relations: str = "listed"):
     """The new token ids (batch, steps) for one batch of tokenized prompts: left-padded, KV cache, each sequence
     stopped when its answer is complete (the batch ends when all are).
 
     `sources`: each prompt's input text, to ground the answers in (`odin.grounding`); None decodes unconstrained.
+    `grounded_relations`: where a grounded relation's head and tail may come from ("listed" or "input").
     `on_done()` is called as each sequence completes before max_new_tokens.
     """
     import torch
@@ -119,7 +120,8 @@ def generate_batch(model, tokenizer, batch_ids: list[list[int]], config, *, sour
 
         top_k = (config.top_k or 50) if config.do_sample else None
         # Rows the stopping criteria has ended only receive padding from then on: no need to constrain them.
-        processors.append(grounded_processor(tokenizer, sources, eos, top_k=top_k, finished=stop.done))
+        processors.append(grounded_processor(tokenizer, sources, eos, top_k=top_k, finished=stop.done,
+                                             relations=grounded_relations))
     input_ids, attention = _left_pad(batch_ids, config.pad_token_id, next(model.parameters()).device)
     with torch.inference_mode():
         out = model.generate(input_ids=input_ids, attention_mask=attention, generation_config=config,
@@ -167,7 +169,7 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
 
     `prompts` must come from `odin.format.build_prompt` (the template the model was trained on). Prompts longer than
     `max_input_tokens` lose the end of their input text (`encode_prompts`). With generation.grounded, answers are
-    grounded in each prompt's input text (`odin.grounding`).
+    grounded in each prompt's input text (`odin.grounding`), relation ends as generation.grounded_relations says.
     """
     import torch
     from tqdm.auto import tqdm
@@ -179,6 +181,7 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
     config = generation_config(model, tokenizer, generation_cfg, new_tokens)
     encoded = encode_prompts(tokenizer, prompts, max_input_tokens)
     sources = [split_prompt(p)[1] for p in prompts] if generation_cfg.grounded else None
+    relations = str(generation_cfg.grounded_relations)
     if sources is not None:
         from odin.grounding import drop_open_line
 
@@ -203,7 +206,8 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
 
             try:
                 new = generate_batch(model, tokenizer, batch, config, on_done=on_done,
-                                     sources=[sources[i] for i in idx] if sources is not None else None)
+                                     sources=[sources[i] for i in idx] if sources is not None else None,
+                                     grounded_relations=relations)
             except torch.OutOfMemoryError as err:
                 raise OdinError(
                     f"Out of GPU memory generating a batch of {len(idx)} prompts of up to {width} "
@@ -211,7 +215,8 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
                     "generation.max_new_tokens") from err
             texts = tokenizer.batch_decode(new, skip_special_tokens=True, clean_up_tokenization_spaces=False)
             for i, text in zip(idx, texts):
-                outputs[i] = trim_answer(text) if sources is None else drop_open_line(trim_answer(text), sources[i])
+                outputs[i] = (trim_answer(text) if sources is None else
+                              drop_open_line(trim_answer(text), sources[i], relations))
             bar.update(len(idx) - finished[0])  # those that ran to max_new_tokens
             log.debug("batch %d: %d prompts of %d tokens, %d new tokens in %.2f s", start // batch_size + 1,
                       len(idx), width, new.shape[1], time.perf_counter() - began)

@@ -40,6 +40,7 @@ Backend = _Choice("Backend", {v: v for v in ("auto", "hf", "unsloth")})
 DType = _Choice("DType", {v: v for v in ("auto", "bfloat16", "float16", "float32")})
 LongInputs = _Choice("LongInputs", {v: v for v in ("chunk", "drop")})
 LabelOrder = _Choice("LabelOrder", {v: v for v in ("text", "annotated")})
+GroundedRelations = _Choice("GroundedRelations", {v: v for v in ("listed", "input")})
 BestModelMetric = _Choice("BestModelMetric", {v: v for v in ("eval_loss", "eval_entity_f1", "eval_relation_f1")})
 TrackingBackend = _Choice("TrackingBackend", {v: v for v in ("none", "mlflow")})
 PublishWhat = _Choice("PublishWhat", {v: v for v in ("model", "dataset")})
@@ -71,6 +72,7 @@ class ModelConfig:
     package: Optional[str] = None  # gguf_package: the import name of the package
     gguf_file: Optional[str] = None  # gguf_package: file name inside the package (or what its assemble() returns)
     random: RandomModelConfig = field(default_factory=RandomModelConfig)
+    # auto: Unsloth on CUDA where it is installed, for LoRA; transformers (hf) otherwise and for full fine-tuning
     backend: Backend = Backend.auto
     load_in_4bit: bool = False
     dtype: DType = DType.auto
@@ -200,8 +202,14 @@ class GenerationConfig:
     # A fixed-size KV cache; on CUDA the decoding step is then compiled (CUDA graphs): odin/decode_speed.py
     static_cache: bool = False
     # Grounded decoding (odin/grounding.py): entity text can only be a span of the input (folded as the metric
-    # folds), relation ends only entities already listed. Greedy output is unchanged wherever it already complies.
+    # folds), relation ends only what grounded_relations allows. Greedy output is unchanged wherever it complies.
     grounded: bool = False
+    # Where grounded decoding lets a relation's head and tail come from: `input`, any span of the input (folded as
+    # the metric folds), listed or not; `listed`, only entities already listed in the answer. The metric scores a
+    # relation by its ends' text, so a drug the model forgot to list is still a right head. Measured (BENCHMARKS.md):
+    # listed cost relation F1 (ADE test, H200: -0.059, CI below 0; CPU quickstart: -0.055), input did not (CPU
+    # quickstart: +0.030, CI [-0.003, +0.077]; not yet on the GPU).
+    grounded_relations: GroundedRelations = GroundedRelations.input
     postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)
 
 

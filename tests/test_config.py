@@ -206,6 +206,7 @@ def test_generation_switches_default_off_and_compose():
     ("model.backend=tpu", "model.backend"),
     ("task=trian", "task"),
     ("compare.resampels=2000", "compare.resampels"),
+    ("generation.grounded_relations=typo", "generation.grounded_relations"),
 ])
 def test_bad_override_fails_naming_the_key(override, names):
     res = odin(override, "--cfg", "job")

@@ -10,28 +10,32 @@ from hypothesis import strategies as st
 
 from odin.extraction import ENTITY_TYPES, RELATION_TYPES, Entity, Relation
 from odin.format import FoldedText, build_prompt, fold_text, parse, render
-from odin.grounding import GroundedAnswer, TokenText, drop_open_line, grounded_processor
+from odin.grounding import RELATION_ENDS, GroundedAnswer, TokenText, drop_open_line, grounded_processor
 from steered_model import steered
 
 SOURCE = "Enalapril was stopped after ACUTE\nrenal  failure; no rash."
 LISTED = "### Entities:\n1. [Drug] enalapril\n2. [Symptom] acute renal failure\n\n### Relations:\n"
 
 
-def answer_after(text: str, source: str = SOURCE) -> GroundedAnswer:
-    state = GroundedAnswer(source)
+def answer_after(text: str, source: str = SOURCE, relations: str = "listed") -> GroundedAnswer:
+    state = GroundedAnswer(source, relations)
     state.advance(text)
     return state
 
 
-def assert_grounded(answer: str, source: str) -> tuple[int, int]:
-    """Every entity `parse` reads is in the source (as the metric checks), every relation joins listed entities."""
+def assert_grounded(answer: str, source: str, relations: str = "listed") -> tuple[int, int]:
+    """Every entity `parse` reads is in the source (as the metric checks), every relation joins listed entities
+    (`relations="listed"`) or spans of the source ("input")."""
     parsed = parse(answer)
     folded = FoldedText(source)
     for e in parsed.entities:
         assert folded.contains(e.text), (e, source, answer)
     listed = {fold_text(e.text) for e in parsed.entities}
     for r in parsed.relations:
-        assert fold_text(r.head) in listed and fold_text(r.tail) in listed, (r, answer)
+        if relations == "input":
+            assert all(fold_text(end) and folded.contains(end) for end in (r.head, r.tail)), (r, source, answer)
+        else:
+            assert fold_text(r.head) in listed and fold_text(r.tail) in listed, (r, answer)
     return len(parsed.entities), len(parsed.relations)
 
 
@@ -112,6 +116,58 @@ def test_a_line_cut_where_it_could_not_end_is_dropped():
     assert drop_open_line(whole, SOURCE) == whole
 
 
+# The GPU run's case for input mode: the model listed the effects but not the drug, then wrote the drug as a head.
+QT = "Torsades de pointes and QT prolongation on amiodarone."
+QT_LISTED = "### Entities:\n1. [Symptom] torsades de pointes\n\n### Relations:\n"
+QT_RELATION = "1. amiodarone --[causes]--> QT prolongation"
+
+
+@pytest.mark.parametrize("before", [QT_LISTED, ""], ids=["relations_section", "before_any_header"])
+def test_input_mode_lets_a_relation_join_spans_of_the_input_that_are_not_listed(before):
+    state, listed = answer_after(before, QT, "input"), answer_after(before, QT)
+    for ok in ("1. amio", "1. amiodarone --[", "1. amiodarone --[causes]--> QT pro", QT_RELATION + "\n"):
+        assert state.accepts(ok), ok
+    for line in ("1. amiodarone --[causes]--> QT pro", QT_RELATION + "\n"):
+        assert not listed.accepts(line), line  # the same line, listed mode: neither end is a listed entity
+    state.advance(QT_RELATION)
+    assert state.may_end()
+
+
+def test_input_mode_refuses_a_relation_end_that_is_not_in_the_input():
+    state = answer_after(QT_LISTED, QT, "input")
+    for ok in ("None found.", "### Input:", "", "1", "1. ", "1. amiodarone --[causes]--> torsades de pointes\n"):
+        assert state.accepts(ok), ok
+    for bad in ("1. aspirin", "1. amiodarone --[causes]--> rash", "1. aspirin --[causes]--> QT prolongation\n",
+                "1. amiodarone --[causes]-->\n", "1. \n", "some chatter"):
+        assert not state.accepts(bad), bad
+    state.advance("1. amiodarone --[causes]--> rash")
+    assert not state.may_end()
+
+
+def test_input_mode_reads_a_head_that_holds_a_hyphen_whole():
+    state = answer_after("### Entities:\nNone found.\n\n### Relations:\n", "IFN-beta caused depression.", "input")
+    for ok in ("1. IFN-", "1. IFN-beta", "1. IFN-beta --", "1. IFN-beta --[causes]--> depr",
+               "1. IFN-beta --[causes]--> depression\n"):
+        assert state.accepts(ok), ok
+    for bad in ("1. IFN-gamma", "1. IFN-beta --[causes]--> depression and more", "1. IFN-beta--\n"):
+        assert not state.accepts(bad), bad
+
+
+def test_drop_open_line_follows_the_mode():
+    cut = QT_LISTED + QT_RELATION
+    assert drop_open_line(cut, QT, "input") == cut
+    assert drop_open_line(cut, QT) == QT_LISTED.rstrip()
+    assert drop_open_line(QT_LISTED + "1. amiodarone --[causes]-->", QT, "input") == QT_LISTED.rstrip()
+
+
+def test_an_unknown_mode_fails_loudly_and_the_config_offers_the_modes_there_are():
+    from odin.schema import GroundedRelations
+
+    with pytest.raises(ValueError, match="listed, input"):
+        GroundedAnswer(SOURCE, "inputs")
+    assert [m.value for m in GroundedRelations] == list(RELATION_ENDS)
+
+
 _source = st.one_of(st.sampled_from([SOURCE, "Rash after amoxicillin for pneumonia.", "Sjögren syndrome and MTX"]),
                     st.text(max_size=40))
 _fragments = ["### Entities:\n", "### Relations:\n", "\n", "\n\n", "1. [Drug] ", "2. [Symptom] ", "[Disease] ",
@@ -133,6 +189,21 @@ def test_any_stream_of_text_the_constraint_accepts_parses_grounded(source, data)
     closed = answer[: answer.rfind("\n") + 1]
     assert_grounded(closed, source)  # every closed line, as the constraint let it through
     assert_grounded(drop_open_line(answer, source), source)  # and the answer as generation returns it
+
+
+@settings(max_examples=400, deadline=None)
+@given(_source, st.data())
+def test_in_input_mode_any_stream_the_constraint_accepts_has_every_relation_end_in_the_input(source, data):
+    pieces = st.one_of(st.sampled_from(_fragments), st.text(max_size=4),
+                       st.builds(lambda a, n: source[a:a + n], st.integers(0, 40), st.integers(1, 12)))
+    state, answer = GroundedAnswer(source, "input"), ""
+    for piece in data.draw(st.lists(pieces, max_size=60)):
+        candidate = state.line + piece
+        if state.accepts(candidate):
+            state.advance(candidate)
+            answer += piece
+    assert_grounded(answer[: answer.rfind("\n") + 1], source, "input")
+    assert_grounded(drop_open_line(answer, source, "input"), source, "input")
 
 
 # --- tokens ----------------------------------------------------------------------------------------------------------
@@ -199,6 +270,15 @@ def test_end_of_sequence_only_where_the_open_line_may_end(tiny):
     processor = grounded_processor(tokenizer, [SOURCE], [eos])
     ids = _feed(processor, tokenizer, LISTED + "1. enalapril --[causes]--> acute renal failure")
     assert int(processor(ids, _scores_preferring(tokenizer, eos)).argmax()) == eos
+
+
+def test_the_processor_grounds_relations_in_the_mode_it_is_given(tiny):
+    _, _, tokenizer = tiny
+    *before, last = tokenizer.encode(QT_LISTED + QT_RELATION, add_special_tokens=False)
+    for relations, allowed in (("input", True), ("listed", False)):
+        processor = grounded_processor(tokenizer, [QT], [tokenizer.eos_token_id], relations=relations)
+        ids = _feed(processor, tokenizer, tokenizer.decode(before))
+        assert (int(processor(ids, _scores_preferring(tokenizer, last)).argmax()) == last) == allowed, relations
 
 
 def test_characters_split_over_several_tokens(tiny):
@@ -299,12 +379,29 @@ def test_greedy_output_is_unchanged_where_it_is_already_grounded(tiny):
     prompts = [build_prompt(t) for t in TEXTS]
     with steered(model, tokenizer, {p: s + "\n\n" for p, s in zip(prompts, SCRIPTS)}):
         plain = generate(model, tokenizer, prompts, _generation(cfg, False), progress=False)
-        grounded = generate(model, tokenizer, prompts, _generation(cfg, True), progress=False)
+        grounded = generate(model, tokenizer, prompts, _generation(cfg, True, grounded_relations="listed"),
+                            progress=False)
     for text, script, p, g in zip(TEXTS, SCRIPTS, plain, grounded):
         assert p == script  # the steered model writes its script
         assert_grounded(g, text)
         compliant = all(FoldedText(text).contains(e.text) for e in parse(script).entities) and _relations_listed(script)
         assert (g == p) == compliant  # a compliant answer is left exactly as the model wrote it; the others not
+
+
+def test_input_mode_keeps_a_relation_to_a_drug_the_model_did_not_list(tiny):
+    from odin.inference import generate
+
+    cfg, model, tokenizer = tiny
+    text = TEXTS[0]
+    script = render([Entity("rash", "Symptom")], [Relation("amoxicillin", "causes", "rash")])
+    with steered(model, tokenizer, {build_prompt(text): script + "\n\n"}):
+        listed, input_ = (generate(model, tokenizer, [build_prompt(text)],
+                                   _generation(cfg, True, grounded_relations=mode), progress=False)[0]
+                          for mode in ("listed", "input"))
+    assert input_ == script  # every end a span of the input: left as the model wrote it
+    assert listed != script and "amoxicillin" not in listed  # the unlisted head was not allowed
+    assert_grounded(input_, text, "input")
+    assert_grounded(listed, text)
 
 
 def _relations_listed(answer: str) -> bool:
@@ -313,26 +410,27 @@ def _relations_listed(answer: str) -> bool:
     return all(fold_text(r.head) in listed and fold_text(r.tail) in listed for r in parsed.relations)
 
 
-def test_batched_grounded_generation_equals_one_by_one(tiny):
+@pytest.mark.parametrize("mode", ["listed", "input"])
+def test_batched_grounded_generation_equals_one_by_one(tiny, mode):
     from odin.inference import generate
 
     cfg, model, tokenizer = tiny
     prompts = [build_prompt(t) for t in TEXTS[:4]]
     # A weak push: where the script is not allowed the model's own (context-dependent) logits choose.
     with steered(model, tokenizer, dict(zip(prompts, SCRIPTS)), bias=6.0):
-        one = generate(model, tokenizer, prompts, _generation(cfg, True, batch_size=1, max_new_tokens=40),
-                       progress=False)
-        many = generate(model, tokenizer, prompts, _generation(cfg, True, batch_size=4, max_new_tokens=40),
-                        progress=False)
+        one, many = (generate(model, tokenizer, prompts, _generation(cfg, True, batch_size=size, max_new_tokens=40,
+                                                                     grounded_relations=mode), progress=False)
+                     for size in (1, 4))
     assert one == many  # per-row state under left padding and the length sort
     for text, answer in zip(TEXTS, many):
-        assert_grounded(answer, text)
+        assert_grounded(answer, text, mode)
 
 
 @st.composite
-def steered_cases(draw):
+def steered_cases(draw, unlisted: bool = False):
     """Inputs (any text), the answers a model is pushed towards (spans of its input, made-up strings, relations
-    among any of them, or between listed entities and a made-up one), and how hard: any model, seeded."""
+    among any of them, or between listed entities and a made-up one; with `unlisted`, and spans of the input that
+    are not listed), and how hard: any model, seeded."""
     texts = draw(st.lists(st.one_of(st.sampled_from(TEXTS), st.text(min_size=1, max_size=50)), min_size=1,
                           max_size=3))
     answers = []
@@ -341,8 +439,9 @@ def steered_cases(draw):
         names = draw(st.lists(st.one_of(spans, st.text(min_size=1, max_size=8)), min_size=1, max_size=3))
         names = [" ".join(n.split()) or "x" for n in names]
         ents = [Entity(n, draw(st.sampled_from(ENTITY_TYPES))) for n in names]
-        rels = [Relation(draw(st.sampled_from(names)), draw(st.sampled_from(RELATION_TYPES)),
-                         draw(st.sampled_from(names + ["made up"]))) for _ in range(draw(st.integers(0, 3)))]
+        ends = names + ([" ".join(n.split()) or "x" for n in draw(st.lists(spans, max_size=2))] if unlisted else [])
+        rels = [Relation(draw(st.sampled_from(ends)), draw(st.sampled_from(RELATION_TYPES)),
+                         draw(st.sampled_from(ends + ["made up"]))) for _ in range(draw(st.integers(0, 3)))]
         answers.append(render(ents, rels))
     return (texts, answers, draw(st.sampled_from([0.0, 1.0, 4.0])), draw(st.sampled_from([3.0, 8.0, 100.0])),
             draw(st.integers(0, 2**16)))
@@ -363,8 +462,8 @@ def test_any_input_any_model_every_entity_is_a_span_and_every_relation_joins_lis
     texts, answers, noise, bias, seed = case
     prompts = [build_prompt(t) for t in texts]
     with steered(model, tokenizer, dict(zip(prompts, answers)), noise=noise, bias=bias, seed=seed):
-        out = generate(model, tokenizer, prompts, _generation(cfg, True, batch_size=3, max_new_tokens=48),
-                       progress=False)
+        out = generate(model, tokenizer, prompts, _generation(cfg, True, batch_size=3, max_new_tokens=48,
+                                                              grounded_relations="listed"), progress=False)
     for text, answer in zip(texts, out):
         entities, relations = assert_grounded(answer, text)
         _SEEN["entities"] += entities
@@ -372,6 +471,24 @@ def test_any_input_any_model_every_entity_is_a_span_and_every_relation_joins_lis
 
 
 _SEEN = {"entities": 0, "relations": 0}
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@example(case=([TEXTS[0]], [render([Entity("rash", "Symptom")], [Relation("amoxicillin", "causes", "rash")])], 1.0,
+               100.0, 0))
+@given(case=steered_cases(unlisted=True))
+def test_in_input_mode_any_input_any_model_every_relation_end_is_a_span(tiny, case):
+    from odin.inference import generate
+
+    cfg, model, tokenizer = tiny
+    texts, answers, noise, bias, seed = case
+    prompts = [build_prompt(t) for t in texts]
+    with steered(model, tokenizer, dict(zip(prompts, answers)), noise=noise, bias=bias, seed=seed):
+        out = generate(model, tokenizer, prompts, _generation(cfg, True, grounded_relations="input", batch_size=3,
+                                                              max_new_tokens=48), progress=False)
+    for text, answer in zip(texts, out):
+        assert_grounded(answer, text, "input")
 
 
 def test_the_property_test_saw_entities_and_relations():
@@ -399,3 +516,11 @@ def test_grounded_generation_costs_at_most_half_again_the_time(tiny):
                 times[grounded].append(time.process_time() - start)
                 assert out == expected
     assert min(times[True]) <= 1.5 * min(times[False]), times
+
+
+def test_grounded_decoding_takes_relation_ends_from_the_input_unless_told_to_hold_them_to_listed_entities():
+    from conftest import compose_cfg
+
+    # listed cost relation F1 on ADE (BENCHMARKS.md); a run asks for it by name
+    assert str(compose_cfg([]).generation.grounded_relations) == "input"
+    assert str(compose_cfg(["generation.grounded_relations=listed"]).generation.grounded_relations) == "listed"

@@ -98,13 +98,21 @@ def decoding_lines(run: TrainedRun) -> list[str]:
              f"- {how.capitalize()}, at most {gen.max_new_tokens} new tokens"
              + (f", {', '.join(extra)}" if extra else "") + "; each answer cut where odin's format ends",
              "- Grounded decoding (generation.grounded=true): while an entity line is generated only tokens that keep "
-             "its text a span of the input are allowed, and relation heads and tails only name listed entities"
+             "its text a span of the input are allowed, and relation heads and tails only "
+             + ("name listed entities" if _grounded_relations(gen) == "listed" else
+                "name spans of the input, listed as entities or not (generation.grounded_relations=input)")
              if gen.grounded else "- No grounded decoding: entity text was not constrained to the input"]
     levers = postprocess_on(gen)
     lines.append("- Post-processing of each parsed answer: " + "; ".join(f"`{n}`: {POSTPROCESS_NOTES[n]}"
                                                                           for n in levers)
                  if levers else "- No post-processing: answers were scored as parsed")
     return lines
+
+
+def _grounded_relations(gen) -> str:
+    """generation.grounded_relations of the scoring run: a run composed before the switch existed grounded relation
+    ends in listed entities (the only rule then), whatever today's default."""
+    return str(gen.get("grounded_relations", "listed"))
 
 
 def usage_snippet(run: TrainedRun, repo_id: str) -> str:
@@ -163,9 +171,12 @@ def predict_command(run: TrainedRun) -> str:
 
     gen, defaults = run.generation, GenerationConfig()
     model = [o for o in run.overrides if o.lstrip("+~").split("=")[0].split(".")[0] in ("experiment", "model")]
-    switches = [f"generation.{key}={_value(gen[key])}" for key in ("max_new_tokens", "do_sample", "repetition_penalty",
-                                                                   "no_repeat_ngram_size", "grounded")
-                if gen[key] != getattr(defaults, key)]
+    keys = ("max_new_tokens", "do_sample", "repetition_penalty", "no_repeat_ngram_size", "grounded",
+            "grounded_relations")
+    values = {key: gen.get(key, getattr(defaults, key)) for key in keys}  # a key added since the run: its default
+    # ... except where the run behaved otherwise: grounded before the switch existed, relation ends were listed ones
+    values["grounded_relations"] = _grounded_relations(gen) if values["grounded"] else defaults.grounded_relations
+    switches = [f"generation.{key}={_value(value)}" for key, value in values.items() if value != getattr(defaults, key)]
     switches += [f"generation.postprocess.{name}=true" for name in postprocess_on(gen)]
     return " ".join(["python -m odin task=predict", *model, "predict.model_dir=<this model>", 'predict.text="..."',
                      *switches])
@@ -180,9 +191,10 @@ def usage_section(run: TrainedRun, repo_id: str) -> list[str]:
     needs = "transformers" if run.merged else "transformers and peft"
     missing = []
     if gen.grounded:
+        unlike = ("an entity or a relation end that is not in the text" if _grounded_relations(gen) == "input" else
+                  "an entity that is not in the text or a relation to an entity it did not list")
         missing.append("grounded decoding, which the scores above used: it is a logits processor in odin "
-                       "(odin/grounding.py), so the snippet's answers can differ where the model would write an entity "
-                       "that is not in the text")
+                       f"(odin/grounding.py), so the snippet's answers can differ where the model would write {unlike}")
     levers = postprocess_on(gen)
     if levers:
         missing.append(f"the post-processing the scores used ({', '.join(f'`{n}`' for n in levers)})")
