@@ -68,6 +68,7 @@ TASKS: dict[str, TaskSpec] = {
                         "dataset card, to the Hugging Face Hub"),
     "compare": TaskSpec("odin.tasks.compare", "compare runs side by side: the keys that differ, metrics with "
                         "bootstrap CIs, paired differences, plots"),
+    "vote": TaskSpec("odin.tasks.vote", "combine evaluated runs' answers by a vote, score it as a run of its own"),
 }
 
 FAILURE_FILE = "failure.json"

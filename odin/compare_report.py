@@ -71,6 +71,7 @@ def _trim(text: str, width: int) -> str:
 
 
 def rich_table(c: Comparison, title: str = "Comparison"):
+    from rich.markup import escape
     from rich.table import Table
 
     headers, rows = display_table(c, compact=True)
@@ -83,7 +84,8 @@ def rich_table(c: Comparison, title: str = "Comparison"):
         table.add_column(h, overflow="fold", no_wrap=h.startswith(("entity", "relation")),
                          min_width=min(32, max(map(len, c.labels))) if h == "run" else None)
     for cells, run in zip(rows, c.runs):
-        table.add_row(*cells, style=None if run.ok else "red")
+        # Cells are plain text: a list override (vote.runs=[a,b]) must not be read as rich markup.
+        table.add_row(*map(escape, cells), style=None if run.ok else "red")
     return table
 
 
@@ -206,4 +208,4 @@ def print_comparison(c: Comparison, title: str = "Comparison", console=None) -> 
     console = console or Console(width=None if sys.stdout.isatty() else 160)
     console.print(rich_table(c, title))
     for line in c.sentences():
-        console.print(line)
+        console.print(line, markup=False)

@@ -177,6 +177,8 @@ def short_model_name(results: dict) -> str:
     model_dir = results.get("model_dir")
     if model_dir:
         return "/".join(Path(model_dir).parts[-2:])
+    if "vote" in results:  # task=vote: several runs' answers, no model of its own
+        return results["model"]
     return f"{results.get('model', 'the base model')} (base model)"
 
 

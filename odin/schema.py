@@ -286,6 +286,16 @@ class CompareConfig:
 
 
 @dataclass
+class VoteConfig:
+    """task=vote: evaluated runs' answers combined by a vote (odin/vote.py), scored as a run of its own."""
+
+    # run directories holding evaluation_results.json of the same examples, e.g. [outputs/<a>,outputs/<b>,...]
+    runs: List[str] = field(default_factory=list)
+    # keep what at least this many runs' answers hold; null: a majority (2 of 3, 3 of 5)
+    min_votes: Optional[int] = bounded(None, ge=1, why="a number of runs, or null for a majority")
+
+
+@dataclass
 class TrackingConfig:
     backend: TrackingBackend = TrackingBackend.none
     # Where runs are logged: an MLflow tracking URI (http://host:5000, sqlite:///path/mlflow.db, databricks, ...).
@@ -352,6 +362,7 @@ class OdinConfig:
     register: RegisterConfig = field(default_factory=RegisterConfig)
     backfill: BackfillConfig = field(default_factory=BackfillConfig)
     compare: CompareConfig = field(default_factory=CompareConfig)
+    vote: VoteConfig = field(default_factory=VoteConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     # The metric the entrypoint returns to a sweeper (higher is better).
     optimized_metric: str = "relation_f1"
