@@ -164,12 +164,13 @@ def _cut_input(tokenizer, prompt: str, length: int, max_input_tokens: int) -> li
 
 
 def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tokens: int | None = None,
-             *, max_new_tokens: int | None = None, progress: bool = True) -> list[str]:
+             *, max_new_tokens: int | None = None, progress: bool = True, bar=None) -> list[str]:
     """One answer per prompt, in the order given: greedy, batched, without the prompt, cut at the answer's end.
 
     `prompts` must come from `odin.format.build_prompt` (the template the model was trained on). Prompts longer than
     `max_input_tokens` lose the end of their input text (`encode_prompts`). With generation.grounded, answers are
     grounded in each prompt's input text (`odin.grounding`), relation ends as generation.grounded_relations says.
+    `bar`: a progress bar of the caller's to move (task=predict's, over all its chunks) instead of one of its own.
     """
     import torch
     from tqdm.auto import tqdm
@@ -191,7 +192,9 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
     was_training = model.training
     model.eval()
     # The bar moves as each answer completes, not only per batch: a batch of long answers takes a while.
-    bar = tqdm(total=len(encoded), desc="generate", unit="ex", disable=not progress)
+    own_bar = bar is None
+    if own_bar:
+        bar = tqdm(total=len(encoded), desc="generate", unit="ex", disable=not progress)
     try:
         for start in range(0, len(order), batch_size):
             began = time.perf_counter()
@@ -221,6 +224,7 @@ def generate(model, tokenizer, prompts: list[str], generation_cfg, max_input_tok
             log.debug("batch %d: %d prompts of %d tokens, %d new tokens in %.2f s", start // batch_size + 1,
                       len(idx), width, new.shape[1], time.perf_counter() - began)
     finally:
-        bar.close()
+        if own_bar:
+            bar.close()
         model.train(was_training)
     return outputs  # type: ignore[return-value]

@@ -227,6 +227,9 @@ class PredictConfig:
     input_file: Optional[str] = None  # one text per line, or JSONL with a "text" field; "-" reads stdin
     output_file: Optional[str] = None  # default: <run dir>/predictions.jsonl
     model_dir: Optional[str] = None
+    # Texts generated, then written, at a time: memory stays constant for input of any size. Each chunk is sorted by
+    # length and batched by generation.batch_size, so a chunk of several batches pads less than one batch would.
+    chunk_size: int = bounded(1024, ge=1)
 
 
 # A dataclass like the others, decorated below once its `from` field is added.

@@ -112,3 +112,10 @@ def test_bootstrap_speed_times_the_statistics_of_a_comparison():
     assert row["files"] == ["compare.md", "compare.csv", "compare_lora.r.png"]
     assert 0 < row["bootstrap_s"] and 0 < row["read_s"] and 0 < row["compare_s"] and 0 < row["outputs_s"]
     assert 0 < row["read_cpu_s"] and 0 < row["compare_cpu_s"]
+
+
+@pytest.mark.slow  # trains a smoke adapter, then one task=predict process per size
+def test_predict_memory_streams_every_text_of_each_size_in_chunks():
+    rows = bench("predict_memory.py", "--sizes", "5", "40", "--chunk-size", "16", "--new-tokens", "4")
+    assert [(r["texts"], r["output_lines"], r["chunk_size"]) for r in rows] == [(5, 5, 16), (40, 40, 16)]
+    assert all(r["peak_rss_mib"] > 0 and r["wall_s"] > 0 for r in rows)

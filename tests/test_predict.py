@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -12,7 +13,8 @@ from omegaconf import OmegaConf
 from conftest import REPO, compose_cfg
 from odin.errors import OdinError
 from odin.format import find_spans
-from odin.tasks.predict import parse_inputs, predict, prediction_record, read_inputs, resolve_model_dir
+from odin.tasks.predict import (check, chunks, parse_inputs, predict, predict_stream, prediction_record, read_inputs,
+                                resolve_model_dir)
 from tiny_adapter import make_tiny_adapter
 
 NOTE = "Enalapril was stopped after acute\nrenal failure. ENALAPRIL is now avoided; no rash."
@@ -119,6 +121,50 @@ def test_predict_in_process(adapter, tmp_path):
                 assert rec["text"][start:end].lower().split() == e["text"].lower().split()
 
 
+def test_chunks_are_read_as_they_are_needed():
+    consumed = []
+
+    def texts():
+        for i in range(5):
+            consumed.append(i)
+            yield f"t{i}"
+
+    it = chunks(texts(), 2)
+    assert next(it) == ["t0", "t1"] and consumed == [0, 1]
+    assert list(it) == [["t2", "t3"], ["t4"]]
+
+
+def test_predict_streams_chunk_by_chunk_as_one_pass_would(adapter, tmp_path):
+    cfg = compose_cfg(["model=tiny_random", "generation.max_new_tokens=16", "predict.chunk_size=2"],
+                      output_dir=tmp_path)
+    texts = ["Enalapril caused acute renal failure.", "Aspirin for pain.", "Rash.", "Metformin and lactic acidosis.",
+             "No events."]
+    out = tmp_path / "stream.jsonl"
+    assert predict_stream(cfg, iter(texts), adapter, out) == 5
+    assert json_lines(out.read_text()) == predict(cfg, texts, adapter)  # chunks of 2 change no answer
+
+
+def test_a_bad_line_late_in_a_stream_keeps_the_chunks_before_it(adapter, tmp_path):
+    cfg = compose_cfg(["model=tiny_random", "generation.max_new_tokens=8", "predict.chunk_size=2"],
+                      output_dir=tmp_path)
+    stdin = "".join(json.dumps({"text": t}) + "\n" for t in ["Aspirin for pain.", "Rash.", "Cough."]) + '{"text": \n'
+    out = tmp_path / "partial.jsonl"
+    from odin.tasks.predict import iter_texts
+
+    with pytest.raises(OdinError, match="stdin, line 4: not valid JSON"):
+        predict_stream(cfg, iter_texts(io.StringIO(stdin), "stdin"), adapter, out)
+    assert [r["text"] for r in json_lines(out.read_text())] == ["Aspirin for pain.", "Rash."]  # the first chunk
+
+
+def test_a_files_bad_line_is_refused_before_any_model_loads(tmp_path, adapter):
+    notes = tmp_path / "notes.jsonl"
+    notes.write_text('{"text": "a"}\n{"text": "b"}\n{"body": "c"}\n')
+    cfg = compose_cfg(["model=tiny_random", "task=predict", f"predict.model_dir={adapter}",
+                       f"predict.input_file={notes}"], output_dir=tmp_path)
+    with pytest.raises(OdinError, match=r"notes.jsonl, line 3: expected an object with a string \"text\""):
+        check(cfg)
+
+
 def run_predict(adapter, tmp_path, *overrides, stdin=None):
     return subprocess.run(
         [sys.executable, "-m", "odin", "task=predict", "model=tiny_random", f"predict.model_dir={adapter}",
@@ -148,6 +194,7 @@ def test_predict_from_a_file(adapter, tmp_path):
     records = json_lines(out.read_text())
     assert [r["text"] for r in records] == ["Aspirin for pain.", "Metformin and lactic acidosis.", "No events."]
     assert json_lines(proc.stdout) == []  # a file run writes the file, not the console
+    assert "predict: 100%" in proc.stderr and "3/3" in proc.stderr  # one bar over the file's texts, counted first
 
 
 def test_predict_from_stdin_jsonl(adapter, tmp_path):
