@@ -229,7 +229,7 @@ whole() {
   keep_results s3 "$name"
 }
 # eval_split NAME SPLIT FROM OVERRIDES...: FROM's final model evaluated on SPLIT (val: the choice between recipes;
-# an eval of val must say it optimizes a val metric, or odin refuses to score a split other than test).
+# optimized_metric=val_relation_f1 as the 2026-12-02 runs had to say it: since then only a sweep of evaluations must).
 eval_split() {
   local name=$1 split=$2 src=$3; shift 3
   local metric=(); [ "$split" = val ] && metric=(optimized_metric=val_relation_f1)

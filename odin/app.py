@@ -107,7 +107,7 @@ def run(cfg: DictConfig) -> float | None:
 
     task = str(cfg.task)
     run_dir = Path(cfg.paths.output_dir)
-    multirun = _in_multirun()
+    multirun = in_multirun()
     spec = TASKS[task]
     try:
         if spec.module is None:
@@ -196,7 +196,8 @@ def seed_everything(seed: int, torch_too: bool) -> None:
         torch.manual_seed(seed)  # also seeds every CUDA device
 
 
-def _in_multirun() -> bool:
+def in_multirun() -> bool:
+    """Whether this process runs a job of a sweep (`-m`): a sweeper, or a person reading a summary, gets its result."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 

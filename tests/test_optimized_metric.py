@@ -50,8 +50,24 @@ def test_optimized_metric_names_a_metric_and_its_split(tmp_path):
     check_optimized_metric(cfg("optimized_metric=val_relation_f1_macro"))
     with pytest.raises(OdinError, match="optimized_metric=val_relation_F1: not a metric"):
         check_optimized_metric(cfg("optimized_metric=val_relation_F1"))
-    with pytest.raises(OdinError, match="task=eval scores eval.split=test; set eval.split=val"):
+    # A single evaluation of any split is fine whatever optimized_metric says: only a sweep reads it back.
+    check_optimized_metric(cfg("task=eval", "optimized_metric=val_relation_f1"))
+    check_optimized_metric(cfg("task=eval", "eval.split=val"))
+
+
+def test_a_sweep_of_evaluations_must_score_the_split_it_optimizes(tmp_path, monkeypatch):
+    from odin import app
+    from odin.tasks.evaluate import check_optimized_metric
+
+    def cfg(*overrides):
+        return compose_cfg(list(overrides), output_dir=tmp_path)
+
+    monkeypatch.setattr(app, "in_multirun", lambda: True)  # as in a job of `python -m odin -m ...`
+    with pytest.raises(OdinError, match="task=eval scores eval.split=test: a sweep would optimize a metric this job "
+                                        "does not return; set eval.split=val"):
         check_optimized_metric(cfg("task=eval", "optimized_metric=val_relation_f1"))
+    with pytest.raises(OdinError, match="set eval.split=test"):
+        check_optimized_metric(cfg("task=eval", "eval.split=val"))
     check_optimized_metric(cfg("task=eval", "eval.split=val", "optimized_metric=val_relation_f1"))
 
 

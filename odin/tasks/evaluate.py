@@ -66,6 +66,7 @@ def optimized_split(cfg: DictConfig) -> str:
 
 
 def check_optimized_metric(cfg: DictConfig) -> None:
+    from odin.app import in_multirun
     from odin.metrics import HEADLINE_METRICS
 
     name, split = str(cfg.optimized_metric), optimized_split(cfg)
@@ -73,9 +74,11 @@ def check_optimized_metric(cfg: DictConfig) -> None:
         raise OdinError(f"optimized_metric={name}: not a metric evaluation returns; use one of "
                         f"{', '.join(HEADLINE_METRICS)}, scored on test, or the same with val_ (val_relation_f1), "
                         "scored on val: the one to optimize in a search")
-    if str(cfg.task) == "eval" and split != str(cfg.eval.split):
+    # Only a sweep reads the optimized metric back: a single evaluation of val (or test) needs no say about it.
+    if str(cfg.task) == "eval" and split != str(cfg.eval.split) and in_multirun():
         raise OdinError(f"optimized_metric={name} is scored on the {split} split, and task=eval scores eval.split="
-                        f"{cfg.eval.split}; set eval.split={split}")
+                        f"{cfg.eval.split}: a sweep would optimize a metric this job does not return; set "
+                        f"eval.split={split}")
 
 
 def split_config(cfg: DictConfig, split: str) -> DictConfig:
