@@ -100,9 +100,10 @@ def read_inputs(predict_cfg) -> list[str]:
 def count_inputs(predict_cfg) -> int | None:
     """How many texts there are, every line checked on the way (a file is read line by line); None for stdin,
     which can be read only once."""
+    texts = iter_inputs(predict_cfg)  # the settings' own errors (both given, neither, no such file) come first
     if predict_cfg.input_file is not None and str(predict_cfg.input_file) == "-":
         return None
-    return sum(1 for _ in iter_inputs(predict_cfg))
+    return sum(1 for _ in texts)
 
 
 def chunks(items: Iterable, size: int) -> Iterator[list]:
@@ -144,15 +145,7 @@ def check(cfg: DictConfig) -> None:
     from odin.modeling.load import check_available
 
     resolve_model_dir(cfg.predict)
-    p = cfg.predict
-    if p.text is not None and p.input_file is not None:
-        raise OdinError("Give either predict.text or predict.input_file, not both")
-    if p.text is None and p.input_file is None:
-        raise OdinError("Nothing to predict: give predict.text=\"...\" or predict.input_file=<file> "
-                        "(one text per line or JSONL with a \"text\" field; \"-\" reads stdin)")
-    if p.input_file is not None and str(p.input_file) != "-" and not Path(str(p.input_file)).expanduser().is_file():
-        raise OdinError(f"predict.input_file={p.input_file}: file not found")
-    count_inputs(p)  # every line of a file, before any model loads (stdin is checked as it arrives)
+    count_inputs(cfg.predict)  # the settings, and every line of a file, before any model loads (stdin: as it arrives)
     check_available(cfg.model, cfg.paths.cache_dir)
 
 
