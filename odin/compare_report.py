@@ -66,8 +66,12 @@ def _num(value, fmt: str = ".3f") -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, fmt)
 
 
-def _trim(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def _trim(text: str, width: int, keep_end: bool = False) -> str:
+    """`text` cut to `width` characters; `keep_end` keeps its end instead of its start (a path's end tells runs
+    apart)."""
+    if len(text) <= width:
+        return text
+    return "…" + text[-(width - 1):] if keep_end else text[: width - 1] + "…"
 
 
 def rich_table(c: Comparison, title: str = "Comparison"):
@@ -122,12 +126,6 @@ def plot_axes(c: Comparison) -> dict[str, list[str]]:
     return {key: [v.get(key, "(default)") for v in values] for key in c.swept}
 
 
-def _short(text: str, width: int) -> str:
-    """`text` cut to `width` characters, keeping its end (a path's end tells runs apart): whole paths and long
-    settings in ticks and legends leave the axes no room at all."""
-    return text if len(text) <= width else "…" + text[-(width - 1):]
-
-
 def axis(values: Sequence[str]) -> tuple[list[float], list[float], list[str]]:
     """x positions of `values` and the ticks to label: the numbers themselves when every value is one (ranks, epochs,
     mix weights), else one slot per distinct value in order of first appearance (lora presets, data mixes)."""
@@ -135,8 +133,9 @@ def axis(values: Sequence[str]) -> tuple[list[float], list[float], list[str]]:
         numbers = [float(v) for v in values]
     except ValueError:
         distinct = list(dict.fromkeys(values))
+        # Whole paths and long settings as ticks would leave the axes no room at all.
         return [float(distinct.index(v)) for v in values], [float(i) for i in range(len(distinct))], \
-            [_short(v, 28) for v in distinct]
+            [_trim(v, 28, keep_end=True) for v in distinct]
     ticks = sorted(set(numbers))
     return numbers, ticks, [format(t, "g") for t in ticks]
 
@@ -170,7 +169,7 @@ def plot(c: Comparison, out_dir: Path, metrics: Sequence[str] = PLOT_METRICS) ->
                 err = np.array([[y - ci.low for y, ci in zip(ys, cis)], [ci.high - y for y, ci in zip(ys, cis)]]) \
                     if all(cis) else None
                 ax.errorbar([x[i] for i in members], ys, yerr=err, marker="o", capsize=3,
-                            label=_short(name, 48) or None)
+                            label=_trim(name, 48, keep_end=True) or None)
             ax.set(title=metric, xlabel=param)
             if len(ticks) <= 12:  # a few settings (ranks, epochs, presets): tick exactly those
                 ax.set_xticks(ticks, tick_labels, rotation=30 if len(ticks) > 4 else 0)

@@ -19,10 +19,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from odin.errors import OdinError
+from odin.evaluation import RESULTS_FILE
 
 log = logging.getLogger(__name__)
-
-RESULTS_FILE = "evaluation_results.json"
 
 
 def check(cfg: DictConfig) -> None:
