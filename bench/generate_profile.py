@@ -8,8 +8,8 @@ data directory (task=prepare's data/). Each variant loads the model the way task
 (`odin.modeling.adapter.load_for_inference`), generates once to warm up, then times one batch of odin's generation
 (`odin.inference.generate_batch`) on the first `--examples` test prompts for up to `--new-tokens` new tokens, and
 prints the prefill time and seconds per decoding step. `--profile` adds a torch.profiler table of the first
-variant's busiest operators. Run each backend in its own process: importing Unsloth patches transformers for the
-rest of it. BENCHMARKS.md has the results.
+variant's busiest operators, `--pyprofile` a cProfile table of its Python functions. Run each backend in its own
+process: importing Unsloth patches transformers for the rest of it. BENCHMARKS.md has the results.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int, new_tokens: int,
-                profile: bool) -> dict:
+                profile: bool, pyprofile: bool = False) -> dict:
     import torch
 
     from odin.data.prepared import read_split
@@ -70,6 +70,14 @@ def run_variant(label: str, overrides: list[str], data_dir: Path, examples: int,
               "s_per_step": round((total - prefill) / max(steps - 1, 1), 4), "generate_s": round(total, 2),
               "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if torch.cuda.is_available() else None}
     print(json.dumps(result), flush=True)
+    if pyprofile:
+        # Python's own view of the host side of a step (which functions the time goes to), 16 steps
+        import cProfile
+        import pstats
+
+        with cProfile.Profile() as prof:
+            timed(16)
+        pstats.Stats(prof).sort_stats("tottime").print_stats(30)
     if profile:
         from torch.profiler import ProfilerActivity
         from torch.profiler import profile as torch_profile
@@ -84,13 +92,15 @@ def main() -> None:
     p = variants.parser(__doc__)
     p.add_argument("--examples", type=int, default=64)
     p.add_argument("--new-tokens", type=int, default=64)
+    p.add_argument("--pyprofile", action="store_true", help="a cProfile table of the first variant's 16 steps")
     args = p.parse_args()
     variants.import_unsloth_if_used(args.variants)
     from odin.modeling.load import free_gpu
 
     for i, variant in enumerate(args.variants):
         label, overrides = variants.split(variant)
-        run_variant(label, overrides, args.data, args.examples, args.new_tokens, args.profile and i == 0)
+        run_variant(label, overrides, args.data, args.examples, args.new_tokens, args.profile and i == 0,
+                    args.pyprofile and i == 0)
         free_gpu()  # the variant's model went with its frame
 
 

@@ -17,6 +17,8 @@
 #              runs of the fast recipes and v16_smollm2_ade, Gemma, the generation profile
 #     s4_fast, s4_levers, s4_more, s4_seeds  the third session: the 30 s recipe alone, then issue 12's levers side by
 #              side (v17 on SmolLM2 and Gemma, lr, ADE-NEG, grounded decoding), more seeds
+#     s5_gen, s5   the fourth session: the decoding step's profile; v17 at three seeds, grounded_relations=input,
+#              self-consistency samples, static_cache's answers
 # Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
 # .jsonl is a bench script's own output (bench/plain_common.py and bench/train_step_profile.py say what is measured).
 set -uo pipefail
@@ -334,8 +336,53 @@ section_s4_seeds() {
   done
 }
 
+# --- The fourth session (2026-12-03). s5_gen needs no GGUF (random weights of SmolLM2's shape): where a decoding
+# step's ~97 ms at batch 421 goes (torch and Python profiles, and the step's time at smaller batches).
+section_s5_gen() {
+  run s5_gen timeout 300 python bench/generate_profile.py --data "$sdata" --examples 421 --new-tokens 64 --profile \
+    --pyprofile "eager421:$SMOL" "eager128:$SMOL,generation.batch_size=128"
+  run s5_gen timeout 200 python bench/generate_profile.py --data "$sdata" --examples 32 --new-tokens 64 "eager32:$SMOL"
+}
+
+# v17 NAME OVERRIDES...: `python -m odin +experiment=v17` (the reproduction command) on the prepared data, kept.
+v17() {
+  local name=$1; shift
+  run s5_v17 python -m odin +experiment=v17 tracking=none data.prepared_dir=$sdata hydra.run.dir=$runs/$name "$@"
+  keep_results s5 "$name"
+}
+
+# sampled NAME SPLIT FROM SEEDS...: FROM's model evaluated on SPLIT once per seed, sampling at temperature 0.7 (the
+# self-consistency vote's members; task=vote combines them afterwards, on CPU).
+sampled() {
+  local name=$1 split=$2 src=$3; shift 3
+  for seed in "$@"; do
+    eval_split ${name}_$seed $split $src generation.do_sample=true generation.temperature=0.7 seed=$seed
+  done
+}
+
+# Issue 12: v17 at seed 42 again (the reproduction check) and at seeds 1 and 2 (its seed-to-seed spread);
+# grounded_relations=input on a v16_smollm2_ade model, val and test; then self-consistency samples of one v17 model.
+# Issue 14: the trained model's decoding step profiled (eager), answers of static_cache against eager's.
+section_s5() {
+  export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+  wait_for $smol_gguf 600 || return
+  ( whole base; eval_split base_val val base
+    eval_split base_gin test base generation.grounded=true generation.grounded_relations=input
+    eval_split base_gin_val val base generation.grounded=true generation.grounded_relations=input
+    run s5_gen timeout 300 python bench/generate_profile.py --data "$sdata" --examples 421 --new-tokens 64 \
+      --profile --pyprofile "base_eager:adapter=$runs/base/final_model"
+    eval_split base_static test base generation.static_cache=true ) &
+  v17 v17_s42 &
+  v17 v17_s1 seed=1 &
+  ( v17 v17_s2 seed=2
+    sampled v17s2_t07_val val v17_s2 11 12 13 14 15 &
+    sampled v17s2_t07 test v17_s2 11 12 13 14 15 &
+    wait ) &
+  wait
+}
+
 sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile
-s4_fast s4_levers s4_more s4_seeds"
+s4_fast s4_levers s4_more s4_seeds s5_gen s5"
 for section in "$@"; do
   case " $(echo $sections) " in
     *" $section "*) "section_$section" ;;

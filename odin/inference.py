@@ -63,7 +63,8 @@ def _format_end_criteria(tokenizer, batch_size: int, end_token_ids=(), on_done=N
 
 
 def generation_config(model, tokenizer, generation_cfg, max_new_tokens: int):
-    """transformers' GenerationConfig for odin's decoding: greedy unless generation.do_sample, odin's stop tokens."""
+    """transformers' GenerationConfig for odin's decoding: greedy unless generation.do_sample (then at
+    generation.temperature, top_p and top_k), odin's stop tokens."""
     from transformers import GenerationConfig
 
     eos = {tokenizer.eos_token_id}
@@ -74,9 +75,14 @@ def generation_config(model, tokenizer, generation_cfg, max_new_tokens: int):
     # generation_config.json, and some ship a repetition_penalty or sampling. repetition_penalty=1.0 and
     # no_repeat_ngram_size=0 add no logits processor; V1-V9 configs set 1.2 and 3, which stop the model copying
     # entity text from the input.
+    # Sampling's settings only when sampling: transformers warns about a temperature given to greedy decoding.
+    sampling = ({"temperature": float(generation_cfg.get("temperature", 1.0)),
+                 "top_p": float(generation_cfg.get("top_p", 1.0)),
+                 "top_k": int(generation_cfg.get("top_k", 50))} if generation_cfg.do_sample else {})
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=bool(generation_cfg.do_sample),
+        **sampling,
         num_beams=1,
         use_cache=True,
         repetition_penalty=float(generation_cfg.repetition_penalty),

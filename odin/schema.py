@@ -197,6 +197,11 @@ class GenerationConfig:
     batch_size: int = bounded(32, ge=1)
     max_new_tokens: int = bounded(256, ge=1)
     do_sample: bool = False
+    # Sampling only (do_sample=true; greedy ignores them): a self-consistency vote is several sampled evaluations at
+    # different seeds combined by task=vote.
+    temperature: float = bounded(1.0, gt=0)
+    top_p: float = bounded(1.0, gt=0, le=1)
+    top_k: int = bounded(50, ge=0)  # 0 = off
     repetition_penalty: float = bounded(1.0, gt=0)  # 1.0 = off. V1-V9 used 1.2; it stops the model copying entity text
     no_repeat_ngram_size: int = bounded(0, ge=0)  # 0 = off. V1-V9 used 3
     # A fixed-size KV cache; on CUDA the decoding step is then compiled (CUDA graphs): odin/decode_speed.py

@@ -265,6 +265,26 @@ def test_repetition_settings_reach_generate_only_when_a_config_sets_them(tiny):
     assert old.repetition_penalty == 1.2 and old.no_repeat_ngram_size == 3
 
 
+def test_sampling_settings_reach_generate_only_when_sampling_and_a_seed_repeats_a_sample(tiny):
+    import torch
+    from omegaconf import OmegaConf
+
+    cfg, model, tokenizer = tiny
+    sampled = OmegaConf.merge(cfg.generation, {"do_sample": True, "temperature": 0.7, "top_p": 0.9, "top_k": 20})
+    config = generation_config(model, tokenizer, sampled, 32)
+    assert (config.do_sample, config.temperature, config.top_p, config.top_k) == (True, 0.7, 0.9, 20)
+    greedy = generation_config(model, tokenizer, OmegaConf.merge(sampled, {"do_sample": False}), 32)
+    assert greedy.temperature is None and greedy.top_p is None  # left unset: greedy is not warned about them
+    prompts = [build_prompt(t) for t in TEXTS[:4]]
+    hot = OmegaConf.merge(_with_batch(cfg, 4), {"do_sample": True, "temperature": 2.0, "top_k": 0})
+
+    def sample(seed):
+        torch.manual_seed(seed)
+        return generate(model, tokenizer, prompts, hot, max_new_tokens=24, progress=False)
+
+    assert sample(1) == sample(1) and sample(1) != sample(2)
+
+
 def test_a_checkpoints_own_generation_defaults_do_not_leak_in(tiny):
     cfg, model, tokenizer = tiny
     prompts = [build_prompt(t) for t in TEXTS[:4]]

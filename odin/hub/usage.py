@@ -91,7 +91,8 @@ def decoding_lines(run: TrainedRun) -> list[str]:
         where = "from this run's composed config"
     else:
         where = f"from the composed config of the evaluation run `{run.results_path.parent.name}`"
-    how = "sampling (generation.do_sample=true)" if gen.do_sample else "greedy decoding"
+    how = (f"sampling (generation.do_sample=true, temperature {float(gen.get('temperature', 1.0)):g}, top_p "
+           f"{float(gen.get('top_p', 1.0)):g}, top_k {int(gen.get('top_k', 50))})" if gen.do_sample else "greedy decoding")
     extra = ([f"repetition penalty {gen.repetition_penalty:g}"] if gen.repetition_penalty != 1.0 else []) + (
         [f"no repeated {gen.no_repeat_ngram_size}-grams"] if gen.no_repeat_ngram_size else [])
     lines = [f"How the answers were produced ({where}):", "",
@@ -149,6 +150,8 @@ def usage_snippet(run: TrainedRun, repo_id: str) -> str:
               "pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id",
               f"config = GenerationConfig(max_new_tokens=MAX_NEW_TOKENS, do_sample={bool(gen.do_sample)}, num_beams=1, "
               "use_cache=True,",
+              *([f"                          temperature={float(gen.get('temperature', 1.0))}, "
+                 f"top_p={float(gen.get('top_p', 1.0))}, top_k={int(gen.get('top_k', 50))},"] if gen.do_sample else []),
               f"                          repetition_penalty={float(gen.repetition_penalty)}, "
               f"no_repeat_ngram_size={int(gen.no_repeat_ngram_size)}, eos_token_id=eos,",
               "                          pad_token_id=pad, bos_token_id=tokenizer.bos_token_id)",
@@ -171,11 +174,13 @@ def predict_command(run: TrainedRun) -> str:
 
     gen, defaults = run.generation, GenerationConfig()
     model = [o for o in run.overrides if o.lstrip("+~").split("=")[0].split(".")[0] in ("experiment", "model")]
-    keys = ("max_new_tokens", "do_sample", "repetition_penalty", "no_repeat_ngram_size", "grounded",
-            "grounded_relations")
+    keys = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty",
+            "no_repeat_ngram_size", "grounded", "grounded_relations")
     values = {key: gen.get(key, getattr(defaults, key)) for key in keys}  # a key added since the run: its default
     # ... except where the run behaved otherwise: grounded before the switch existed, relation ends were listed ones
     values["grounded_relations"] = _grounded_relations(gen) if values["grounded"] else defaults.grounded_relations
+    if not values["do_sample"]:  # greedy decoding reads no sampling setting
+        values.update(temperature=defaults.temperature, top_p=defaults.top_p, top_k=defaults.top_k)
     switches = [f"generation.{key}={_value(value)}" for key, value in values.items() if value != getattr(defaults, key)]
     switches += [f"generation.postprocess.{name}=true" for name in postprocess_on(gen)]
     return " ".join(["python -m odin task=predict", *model, "predict.model_dir=<this model>", 'predict.text="..."',

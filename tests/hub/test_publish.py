@@ -814,3 +814,23 @@ def test_check_reads_the_run_before_anything_is_built(run_copy, tmp_path, monkey
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(OdinError, match="HF_HUB_OFFLINE is set"):
         check(publish_cfg(tmp_path, *no_dry))
+
+
+def test_a_sampled_evaluations_settings_reach_the_card_and_odins_command_greedys_do_not(tmp_path):
+    from odin.hub.run import TrainedRun
+    from odin.hub.usage import decoding_lines, predict_command, usage_snippet
+
+    def run_with(*overrides):
+        cfg = compose_cfg(["model=tiny_random", *overrides])
+        return TrainedRun(run_dir=tmp_path, config=cfg, overrides=["model=tiny_random", *overrides],
+                          model_dir=tmp_path / "final_model", merged=False, results={}, stats={})
+
+    sampled = run_with("generation.do_sample=true", "generation.temperature=0.7", "generation.top_p=0.9")
+    assert "- Sampling (generation.do_sample=true, temperature 0.7, top_p 0.9, top_k 50)" in "\n".join(
+        decoding_lines(sampled))
+    assert predict_command(sampled).endswith("generation.do_sample=true generation.temperature=0.7 "
+                                             "generation.top_p=0.9")
+    assert "temperature=0.7, top_p=0.9, top_k=50," in usage_snippet(sampled, "jdoe/x")
+    # greedy decoding reads none of them: a temperature left in the config is not a switch to copy
+    greedy = run_with("generation.temperature=0.7")
+    assert "temperature" not in predict_command(greedy) and "temperature" not in usage_snippet(greedy, "jdoe/x")
