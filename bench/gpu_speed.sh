@@ -18,7 +18,7 @@
 #     s4_fast, s4_levers, s4_more, s4_seeds  the third session: the 30 s recipe alone, then issue 12's levers side by
 #              side (v17 on SmolLM2 and Gemma, lr, ADE-NEG, grounded decoding), more seeds
 #     s5_gen, s5   the fourth session: the decoding step's profile; v17 at three seeds, grounded_relations=input,
-#              self-consistency samples, static_cache's answers
+#              self-consistency samples, static_cache's answers; s6_gen, s6 what of it the machine's loss left
 # Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
 # .jsonl is a bench script's own output (bench/plain_common.py and bench/train_step_profile.py say what is measured).
 set -uo pipefail
@@ -381,8 +381,29 @@ section_s5() {
   wait
 }
 
+# s6_gen: s5_gen again on the hf backend. s5_gen's variants (and the second session's s3_gen) ran on Unsloth's
+# inference path: auto chose it for the random LoRA model, and under transformers 5.24 its decoding is the slow one.
+section_s6_gen() {
+  local hf="$SMOL,model.backend=hf"
+  run s6_gen timeout 240 python bench/generate_profile.py --data "$sdata" --examples 421 --new-tokens 64 --profile \
+    --pyprofile "hf421:$hf" "hf421_static:$hf,generation.static_cache=true"
+  run s6_gen timeout 120 python bench/generate_profile.py --data "$sdata" --examples 32 --new-tokens 64 "hf32:$hf"
+}
+
+# s6: what s5 lost with the machine, smaller: v17 at seeds 1 and 2, grounded_relations=input on a v16_smollm2_ade model.
+section_s6() {
+  export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
+  wait_for $smol_gguf 600 || return
+  ( whole base; eval_split base_gin test base generation.grounded=true generation.grounded_relations=input
+    eval_split base_val val base
+    eval_split base_gin_val val base generation.grounded=true generation.grounded_relations=input ) &
+  v17 v17_s1 seed=1 &
+  v17 v17_s2 seed=2 &
+  wait
+}
+
 sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile
-s4_fast s4_levers s4_more s4_seeds s5_gen s5"
+s4_fast s4_levers s4_more s4_seeds s5_gen s5 s6_gen s6"
 for section in "$@"; do
   case " $(echo $sections) " in
     *" $section "*) "section_$section" ;;
