@@ -19,7 +19,8 @@ import time
 from odin.errors import OdinError
 from odin.format import answer_end, build_prompt, split_prompt, trim_answer
 
-__all__ = ["answer_end", "trim_answer", "encode_prompts", "generation_config", "generate_batch", "generate"]
+__all__ = ["answer_end", "trim_answer", "encode_prompts", "generation_config", "generate_batch", "generate",
+           "sampling_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,20 @@ def _format_end_criteria(tokenizer, batch_size: int, end_token_ids=(), on_done=N
     return FormatEnd()
 
 
+SAMPLING_KEYS = ("temperature", "top_p", "top_k")
+
+
+def sampling_settings(generation_cfg) -> dict:
+    """generation.temperature, top_p and top_k when generation.do_sample (a key a config predates: its default), or
+    nothing for greedy decoding, which reads none of them. generate(), the model card and its command all read these."""
+    if not generation_cfg.get("do_sample", False):
+        return {}
+    from odin.schema import GenerationConfig
+
+    defaults = GenerationConfig()
+    return {key: type(getattr(defaults, key))(generation_cfg.get(key, getattr(defaults, key))) for key in SAMPLING_KEYS}
+
+
 def generation_config(model, tokenizer, generation_cfg, max_new_tokens: int):
     """transformers' GenerationConfig for odin's decoding: greedy unless generation.do_sample (then at
     generation.temperature, top_p and top_k), odin's stop tokens."""
@@ -75,14 +90,11 @@ def generation_config(model, tokenizer, generation_cfg, max_new_tokens: int):
     # generation_config.json, and some ship a repetition_penalty or sampling. repetition_penalty=1.0 and
     # no_repeat_ngram_size=0 add no logits processor; V1-V9 configs set 1.2 and 3, which stop the model copying
     # entity text from the input.
-    # Sampling's settings only when sampling: transformers warns about a temperature given to greedy decoding.
-    sampling = ({"temperature": float(generation_cfg.get("temperature", 1.0)),
-                 "top_p": float(generation_cfg.get("top_p", 1.0)),
-                 "top_k": int(generation_cfg.get("top_k", 50))} if generation_cfg.do_sample else {})
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
         do_sample=bool(generation_cfg.do_sample),
-        **sampling,
+        # only when sampling: transformers warns about a temperature given to greedy decoding
+        **sampling_settings(generation_cfg),
         num_beams=1,
         use_cache=True,
         repetition_penalty=float(generation_cfg.repetition_penalty),

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from odin.format import INSTRUCTION, POSTPROCESS_LEVERS, PROMPT_TEMPLATE
+from odin.inference import SAMPLING_KEYS, sampling_settings
 
 if TYPE_CHECKING:
     from odin.hub.run import TrainedRun
@@ -91,8 +92,9 @@ def decoding_lines(run: TrainedRun) -> list[str]:
         where = "from this run's composed config"
     else:
         where = f"from the composed config of the evaluation run `{run.results_path.parent.name}`"
-    how = (f"sampling (generation.do_sample=true, temperature {float(gen.get('temperature', 1.0)):g}, top_p "
-           f"{float(gen.get('top_p', 1.0)):g}, top_k {int(gen.get('top_k', 50))})" if gen.do_sample else "greedy decoding")
+    sampling = sampling_settings(gen)
+    how = (f"sampling (generation.do_sample=true, {', '.join(f'{k} {v:g}' for k, v in sampling.items())})"
+           if sampling else "greedy decoding")
     extra = ([f"repetition penalty {gen.repetition_penalty:g}"] if gen.repetition_penalty != 1.0 else []) + (
         [f"no repeated {gen.no_repeat_ngram_size}-grams"] if gen.no_repeat_ngram_size else [])
     lines = [f"How the answers were produced ({where}):", "",
@@ -118,6 +120,7 @@ def _grounded_relations(gen) -> str:
 
 def usage_snippet(run: TrainedRun, repo_id: str) -> str:
     gen, model_cfg = run.generation, run.config.model
+    sampling = sampling_settings(gen)
     # model.dtype=auto as odin resolves it (odin/modeling/load.py resolve_dtype).
     dtype = (f"torch.{model_cfg.dtype}" if str(model_cfg.dtype) != "auto" else
              "(torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) if torch.cuda.is_available() "
@@ -150,8 +153,8 @@ def usage_snippet(run: TrainedRun, repo_id: str) -> str:
               "pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id",
               f"config = GenerationConfig(max_new_tokens=MAX_NEW_TOKENS, do_sample={bool(gen.do_sample)}, num_beams=1, "
               "use_cache=True,",
-              *([f"                          temperature={float(gen.get('temperature', 1.0))}, "
-                 f"top_p={float(gen.get('top_p', 1.0))}, top_k={int(gen.get('top_k', 50))},"] if gen.do_sample else []),
+              *(["                          " + ", ".join(f"{k}={v}" for k, v in sampling.items()) + ","]
+                if sampling else []),
               f"                          repetition_penalty={float(gen.repetition_penalty)}, "
               f"no_repeat_ngram_size={int(gen.no_repeat_ngram_size)}, eos_token_id=eos,",
               "                          pad_token_id=pad, bos_token_id=tokenizer.bos_token_id)",
@@ -176,11 +179,12 @@ def predict_command(run: TrainedRun) -> str:
     model = [o for o in run.overrides if o.lstrip("+~").split("=")[0].split(".")[0] in ("experiment", "model")]
     keys = ("max_new_tokens", "do_sample", "temperature", "top_p", "top_k", "repetition_penalty",
             "no_repeat_ngram_size", "grounded", "grounded_relations")
-    values = {key: gen.get(key, getattr(defaults, key)) for key in keys}  # a key added since the run: its default
+    sampling = sampling_settings(gen)  # none for greedy decoding, which reads none of them
+    # a key added since the run: its default
+    values = {key: sampling.get(key, getattr(defaults, key)) if key in SAMPLING_KEYS else
+              gen.get(key, getattr(defaults, key)) for key in keys}
     # ... except where the run behaved otherwise: grounded before the switch existed, relation ends were listed ones
     values["grounded_relations"] = _grounded_relations(gen) if values["grounded"] else defaults.grounded_relations
-    if not values["do_sample"]:  # greedy decoding reads no sampling setting
-        values.update(temperature=defaults.temperature, top_p=defaults.top_p, top_k=defaults.top_k)
     switches = [f"generation.{key}={_value(value)}" for key, value in values.items() if value != getattr(defaults, key)]
     switches += [f"generation.postprocess.{name}=true" for name in postprocess_on(gen)]
     return " ".join(["python -m odin task=predict", *model, "predict.model_dir=<this model>", 'predict.text="..."',
