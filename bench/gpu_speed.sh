@@ -17,8 +17,8 @@
 #              runs of the fast recipes and v16_smollm2_ade, Gemma, the generation profile
 #     s4_fast, s4_levers, s4_more, s4_seeds  the third session: the 30 s recipe alone, then issue 12's levers side by
 #              side (v17 on SmolLM2 and Gemma, lr, ADE-NEG, grounded decoding), more seeds
-#     s5_gen, s5   the fourth session: the decoding step's profile; v17 at three seeds, grounded_relations=input,
-#              self-consistency samples, static_cache's answers; s6_gen, s6 what of it the machine's loss left
+#     s5_gen, s6_gen, s6  the fourth session: the decoding step's profile (auto, then hf backend); v17 at seeds 1
+#              and 2, grounded_relations=input; `sampled` (self-consistency samples) is for the next session
 # Raw numbers: one JSON object a line in $OUT/<section>.jsonl; full output in $OUT/<section>.log. Each line of
 # .jsonl is a bench script's own output (bench/plain_common.py and bench/train_step_profile.py say what is measured).
 set -uo pipefail
@@ -360,27 +360,6 @@ sampled() {
   done
 }
 
-# Issue 12: v17 at seed 42 again (the reproduction check) and at seeds 1 and 2 (its seed-to-seed spread);
-# grounded_relations=input on a v16_smollm2_ade model, val and test; then self-consistency samples of one v17 model.
-# Issue 14: the trained model's decoding step profiled (eager), answers of static_cache against eager's.
-section_s5() {
-  export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
-  wait_for $smol_gguf 600 || return
-  ( whole base; eval_split base_val val base
-    eval_split base_gin test base generation.grounded=true generation.grounded_relations=input
-    eval_split base_gin_val val base generation.grounded=true generation.grounded_relations=input
-    run s5_gen timeout 300 python bench/generate_profile.py --data "$sdata" --examples 421 --new-tokens 64 \
-      --profile --pyprofile "base_eager:adapter=$runs/base/final_model"
-    eval_split base_static test base generation.static_cache=true ) &
-  v17 v17_s42 &
-  v17 v17_s1 seed=1 &
-  ( v17 v17_s2 seed=2
-    sampled v17s2_t07_val val v17_s2 11 12 13 14 15 &
-    sampled v17s2_t07 test v17_s2 11 12 13 14 15 &
-    wait ) &
-  wait
-}
-
 # s6_gen: s5_gen again on the hf backend. s5_gen's variants (and the second session's s3_gen) ran on Unsloth's
 # inference path: auto chose it for the random LoRA model, and under transformers 5.24 its decoding is the slow one.
 section_s6_gen() {
@@ -390,7 +369,7 @@ section_s6_gen() {
   run s6_gen timeout 120 python bench/generate_profile.py --data "$sdata" --examples 32 --new-tokens 64 "hf32:$hf"
 }
 
-# s6: what s5 lost with the machine, smaller: v17 at seeds 1 and 2, grounded_relations=input on a v16_smollm2_ade model.
+# s6: what the first two starts of the queue lost with the machine, smaller: v17 at seeds 1 and 2, grounded_relations=input on a v16_smollm2_ade model.
 section_s6() {
   export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
   wait_for $smol_gguf 600 || return
@@ -403,7 +382,7 @@ section_s6() {
 }
 
 sections="setup plain8b odin8b smollm2 smollm2_eval mem8b ddp setup_smol s3_steps s3_smol s3_gemma s3_gen s3_compile
-s4_fast s4_levers s4_more s4_seeds s5_gen s5 s6_gen s6"
+s4_fast s4_levers s4_more s4_seeds s5_gen s6_gen s6"
 for section in "$@"; do
   case " $(echo $sections) " in
     *" $section "*) "section_$section" ;;
